@@ -1,0 +1,89 @@
+"""The flow-matching conventions of diffusers (REFERENCE §5), in one place, used by every method.
+
+Conventions: x_σ = (1 − σ)·x₀ + σ·ε with σ ∈ [0, 1]; the network predicts the velocity v = ε − x₀ and
+receives the timestep t = 1000·σ; an Euler step from σ to σ_next is x ← x + (σ_next − σ)·v̂.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+NUM_TRAIN_TIMESTEPS = 1000
+
+
+def add_noise(x0: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """x_σ = (1 − σ)·x₀ + σ·ε; `sigma` has one value per sample (shape [B]) and broadcasts over the rest."""
+    s = _per_sample(sigma, x0)
+    return (1.0 - s) * x0 + s * noise
+
+
+def velocity_target(x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """The regression target of a flow-matching network: v = ε − x₀."""
+    return noise - x0
+
+
+def sigma_to_timestep(sigma: torch.Tensor) -> torch.Tensor:
+    """The transformer's timestep input, t = 1000·σ."""
+    return sigma * NUM_TRAIN_TIMESTEPS
+
+
+def shift_sigma(sigma: torch.Tensor, shift: float) -> torch.Tensor:
+    """FlowMatchEulerDiscreteScheduler's shift: σ ↦ s·σ / (1 + (s − 1)·σ); s = 1 is the identity."""
+    if shift <= 0:
+        raise ValueError(f"shift must be positive, got {shift}")
+    return shift * sigma / (1.0 + (shift - 1.0) * sigma)
+
+
+def sample_sigma_logit_normal(
+    batch: int, generator: torch.Generator, mean: float = 0.0, std: float = 1.0
+) -> torch.Tensor:
+    """σ = sigmoid(u), u ~ N(mean, std²): the usual training-time distribution (SD3, Wan)."""
+    u = torch.randn(batch, generator=generator) * std + mean
+    return torch.sigmoid(u)
+
+
+def sample_sigma_uniform(batch: int, generator: torch.Generator, mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
+    """σ ~ U(0, 1); `mean` and `std` are accepted so every sampler has one signature."""
+    del mean, std
+    return torch.rand(batch, generator=generator)
+
+
+SIGMA_SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {
+    "logit_normal": sample_sigma_logit_normal,
+    "uniform": sample_sigma_uniform,
+}
+
+
+def sample_sigma(
+    batch: int,
+    generator: torch.Generator,
+    scheme: str = "logit_normal",
+    mean: float = 0.0,
+    std: float = 1.0,
+    shift: float = 1.0,
+) -> torch.Tensor:
+    """Draw `batch` training noise levels with `scheme`, then apply the scheduler's shift."""
+    if scheme not in SIGMA_SAMPLERS:
+        raise ValueError(f"unknown timestep sampling {scheme!r}; choose one of {sorted(SIGMA_SAMPLERS)}")
+    sigma = SIGMA_SAMPLERS[scheme](batch, generator, mean=mean, std=std)
+    return shift_sigma(sigma, shift)
+
+
+def euler_step(x: torch.Tensor, velocity: torch.Tensor, sigma: float, sigma_next: float) -> torch.Tensor:
+    """One Euler step of the probability-flow ODE from σ to σ_next (σ_next < σ when sampling)."""
+    return x + (sigma_next - sigma) * velocity
+
+
+def per_sample_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """mean‖pred − target‖² over every dimension but the batch: one error per sample, shape [B]."""
+    return (pred.float() - target.float()).pow(2).flatten(1).mean(dim=1)
+
+
+def _per_sample(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    if value.ndim == 0:
+        return value
+    if value.shape[0] != like.shape[0]:
+        raise ValueError(f"one σ per sample expected: got {value.shape[0]} for a batch of {like.shape[0]}")
+    return value.view(-1, *([1] * (like.ndim - 1)))

@@ -1,0 +1,1 @@
+"""Django models of alignment (run records arrive with the feedback-loop issue)."""

@@ -1,0 +1,1 @@
+"""Annotation: projects, prompts, videos, comparisons, leases (assignments) and judgements."""

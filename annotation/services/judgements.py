@@ -1,0 +1,150 @@
+"""Submitting a judgement: validate against the project, un-swap left/right into A/B, store atomically."""
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from annotation.checklists import checklist_keys
+from annotation.errors import Conflict, InvalidInput
+from annotation.models import Assignment, Comparison, Judgement, Project
+from annotation.services.leases import lock_own_assignment, reacquire_expired_slot
+
+SHOWN_CHOICES = ("left", "right", "tie")
+SIDES = ("left", "right")
+
+
+@dataclass(frozen=True)
+class SubmittedJudgement:
+    """A submission in the terms the annotator saw: sides as shown, not A/B."""
+
+    labels: dict[str, str]
+    checklist: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    mos: dict[str, dict[str, int]] | None = None
+    lead_time_ms: int | None = None
+    idempotency_key: str = ""
+
+
+def _validate(project: Project, submission: SubmittedJudgement) -> None:
+    errors: dict[str, object] = {}
+    dimensions = project.dimensions
+    label_errors = {}
+    for dimension in dimensions:
+        value = submission.labels.get(dimension)
+        if value is None:
+            label_errors[dimension] = ["This dimension is required."]
+        elif value not in SHOWN_CHOICES:
+            label_errors[dimension] = [f"{value!r} is not one of left, right, tie."]
+    for extra in set(submission.labels) - set(dimensions):
+        label_errors[extra] = ["This project does not ask for this dimension."]
+    if label_errors:
+        errors["labels"] = label_errors
+
+    allowed = checklist_keys(project.checklist)
+    checklist_errors: dict[str, object] = {}
+    for side, per_dimension in submission.checklist.items():
+        if side not in SIDES:
+            checklist_errors[side] = ["Sides are left and right."]
+            continue
+        side_errors = {}
+        for dimension, keys in per_dimension.items():
+            if dimension not in allowed:
+                side_errors[dimension] = ["This project has no checklist for this dimension."]
+                continue
+            unknown = sorted(set(keys) - allowed[dimension])
+            if unknown:
+                side_errors[dimension] = [f"Not checklist items of this project: {', '.join(unknown)}."]
+        if side_errors:
+            checklist_errors[side] = side_errors
+    if checklist_errors:
+        errors["checklist"] = checklist_errors
+
+    if submission.mos is not None and not project.asks_mos:
+        errors["mos"] = ["This project does not ask for MOS scores."]
+    elif project.asks_mos:
+        mos_errors = {}
+        for side in SIDES:
+            scores = (submission.mos or {}).get(side) or {}
+            side_errors = {}
+            for dimension in ("VQ", "MQ", "TA"):
+                score = scores.get(dimension)
+                if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+                    side_errors[dimension] = ["A whole number from 1 to 5 is required."]
+            if side_errors:
+                mos_errors[side] = side_errors
+        if mos_errors:
+            errors["mos"] = mos_errors
+    if errors:
+        raise InvalidInput("The judgement is not valid.", field_errors=errors)
+
+
+def _unswap(assignment: Assignment, submission: SubmittedJudgement) -> dict[str, object]:
+    """Translate left/right into A/B using the side recorded on the lease."""
+    side_to_ab = {"left": "A", "right": "B"} if assignment.left_is_a else {"left": "B", "right": "A"}
+    label = {"left": side_to_ab["left"], "right": side_to_ab["right"], "tie": "same"}
+    fields: dict[str, object] = {
+        "vq": label[submission.labels["VQ"]],
+        "mq": label[submission.labels["MQ"]],
+        "ta": label[submission.labels["TA"]],
+        "overall": label[submission.labels["Overall"]] if "Overall" in submission.labels else "",
+        "checklist": {
+            side_to_ab[side]: {d: sorted(set(keys)) for d, keys in per_dim.items()}
+            for side, per_dim in submission.checklist.items()
+        },
+    }
+    if submission.mos is not None:
+        for side in SIDES:
+            for dimension in ("VQ", "MQ", "TA"):
+                fields[f"mos_{side_to_ab[side].lower()}_{dimension.lower()}"] = submission.mos[side][dimension]
+    return fields
+
+
+def _replay(annotator: AbstractBaseUser, assignment_id: int, key: str) -> Judgement | None:
+    """The judgement stored by an earlier request with the same idempotency key, if any."""
+    if not key:
+        return None
+    earlier = Judgement.objects.filter(annotator=annotator, idempotency_key=key).first()
+    if earlier is not None and earlier.assignment_id != assignment_id:
+        raise Conflict("This idempotency key was already used for another assignment.")
+    return earlier
+
+
+def judgement_submit(
+    *, assignment_id: int, annotator: AbstractBaseUser, submission: SubmittedJudgement
+) -> tuple[Judgement, bool]:
+    """Store the annotator's judgement for their assignment. Returns (judgement, created).
+
+    A retry with the same idempotency key returns the first result and stores nothing.
+    """
+    earlier = _replay(annotator, assignment_id, submission.idempotency_key)
+    if earlier is not None:
+        return earlier, False
+    try:
+        with transaction.atomic():
+            comparison, assignment = lock_own_assignment(assignment_id, annotator)
+            project = Project.objects.get(pk=assignment.project_id)
+            _validate(project, submission)
+            if assignment.state == Assignment.State.SUBMITTED:
+                raise Conflict("This assignment was already submitted.")
+            if assignment.state == Assignment.State.SKIPPED:
+                raise Conflict("This assignment was skipped; it can no longer be submitted.")
+            if assignment.state == Assignment.State.EXPIRED:
+                reacquire_expired_slot(comparison, assignment, action="judgement")
+            judgement = Judgement.objects.create(
+                comparison=comparison,
+                annotator=annotator,
+                assignment=assignment,
+                lead_time_ms=submission.lead_time_ms,
+                idempotency_key=submission.idempotency_key,
+                **_unswap(assignment, submission),
+            )
+            assignment.state = Assignment.State.SUBMITTED
+            assignment.save(update_fields=["state", "updated_at"])
+            Comparison.objects.filter(pk=comparison.pk).update(judgement_count=comparison.judgement_count + 1)
+    except IntegrityError:
+        # Two requests with the same key raced past `_replay`; the loser returns the winner's judgement.
+        earlier = _replay(annotator, assignment_id, submission.idempotency_key)
+        if earlier is None:
+            raise
+        return earlier, False
+    return judgement, True

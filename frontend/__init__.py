@@ -1,0 +1,1 @@
+"""The annotator UI and the manager dashboard."""

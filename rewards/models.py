@@ -1,0 +1,1 @@
+"""Django models of rewards (run records arrive with the feedback-loop issue)."""

@@ -1,0 +1,9 @@
+"""Session-wide test setup: the real PostgreSQL and Redis of this machine, media in a temporary folder."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory):
+    settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media"
+    settings.MEDIA_ROOT.mkdir(exist_ok=True)

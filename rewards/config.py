@@ -74,6 +74,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         _require(self.token_mode in TOKEN_MODES,
                  f"model.token_mode must be one of {TOKEN_MODES}, got {self.token_mode!r}")
+        # One shared token has to read the prompt for TA, so VQ/MQ see it too; say so rather than ignore it.
+        _require(self.token_mode == "separate" or self.vq_mq_see_prompt,
+                 "model.token_mode 'shared' needs model.vq_mq_see_prompt = true (the one token sees the prompt)")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,109 @@
+"""Latent codecs: how a video becomes the latent tensor a generator is trained on, and back.
+
+Videos are float tensors [B, 3, F, H, W] in [−1, 1]; latents are normalised tensors [B, C, f, h, w].
+Two codecs share one protocol so that the training code never cares which is in use:
+- `WanVaeCodec`: the Wan 2.1 VAE, normalised with its config's latents_mean / latents_std (what WanPipeline
+  undoes before decoding);
+- `PixelUnshuffleCodec`: an exactly invertible space-to-channel transform, for tiny CPU generators that cannot
+  rely on a trained VAE (a random-weight VAE reconstructs nothing).
+A model directory names its codec in `generator.json`; without one the Wan VAE is used.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+
+
+class LatentCodec(Protocol):
+    def encode(self, video: torch.Tensor) -> torch.Tensor: ...
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor: ...
+
+    def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]: ...
+
+    def spec(self) -> dict[str, Any]: ...
+
+
+class CodecConfigError(ValueError):
+    """A model directory's codec description is invalid."""
+
+
+class WanVaeCodec:
+    def __init__(self, vae: torch.nn.Module) -> None:
+        self.vae = vae
+        cfg = vae.config
+        self._mean = torch.tensor(cfg.latents_mean).view(1, cfg.z_dim, 1, 1, 1)
+        self._std = torch.tensor(cfg.latents_std).view(1, cfg.z_dim, 1, 1, 1)
+
+    @torch.no_grad()
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        # the posterior mode, not a sample: latents are cached once and must not depend on a draw
+        z = self.vae.encode(video.to(self.vae.dtype)).latent_dist.mode().float()
+        return (z - self._mean.to(z)) / self._std.to(z)
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        z = latents.float() * self._std.to(latents.device) + self._mean.to(latents.device)
+        return self.vae.decode(z.to(self.vae.dtype), return_dict=False)[0].float().clamp(-1, 1)
+
+    def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
+        cfg = self.vae.config
+        t, s = cfg.scale_factor_temporal, cfg.scale_factor_spatial
+        if (num_frames - 1) % t or height % s or width % s:
+            raise CodecConfigError(
+                f"the Wan VAE needs num_frames = {t}k + 1 and sides divisible by {s}; got {num_frames}×{height}×{width}"
+            )
+        return cfg.z_dim, (num_frames - 1) // t + 1, height // s, width // s
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": "wan_vae"}
+
+
+class PixelUnshuffleCodec:
+    """Each r×r pixel block becomes 3·r² channels, divided by `scale`; decode is the exact inverse."""
+
+    def __init__(self, factor: int = 2, scale: float = 1.0) -> None:
+        if factor < 1 or scale <= 0:
+            raise CodecConfigError(f"pixel_unshuffle needs factor ≥ 1 and scale > 0, got {factor}, {scale}")
+        self.factor, self.scale = factor, scale
+
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        b, c, f, h, w = video.shape
+        frames = video.float().permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
+        z = F.pixel_unshuffle(frames, self.factor)
+        return z.reshape(b, f, *z.shape[1:]).permute(0, 2, 1, 3, 4) / self.scale
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        b, c, f, h, w = latents.shape
+        frames = latents.float().permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w) * self.scale
+        x = F.pixel_shuffle(frames, self.factor)
+        return x.reshape(b, f, *x.shape[1:]).permute(0, 2, 1, 3, 4).clamp(-1, 1)
+
+    def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
+        r = self.factor
+        if height % r or width % r:
+            raise CodecConfigError(f"pixel_unshuffle({r}) needs sides divisible by {r}; got {height}×{width}")
+        return 3 * r * r, num_frames, height // r, width // r
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": "pixel_unshuffle", "factor": self.factor, "scale": self.scale}
+
+
+CODEC_KINDS = ("wan_vae", "pixel_unshuffle")
+
+
+def check_codec_spec(spec: dict[str, Any]) -> None:
+    if not isinstance(spec, dict) or spec.get("kind") not in CODEC_KINDS:
+        kind = spec.get("kind") if isinstance(spec, dict) else spec
+        raise CodecConfigError(f"unknown codec kind {kind!r}; choose one of {', '.join(CODEC_KINDS)}")
+
+
+def codec_from_spec(spec: dict[str, Any], vae: torch.nn.Module | None) -> LatentCodec:
+    check_codec_spec(spec)
+    if spec["kind"] == "wan_vae":
+        if vae is None:
+            raise CodecConfigError("codec 'wan_vae' needs the pipeline's VAE")
+        return WanVaeCodec(vae)
+    return PixelUnshuffleCodec(int(spec.get("factor", 2)), float(spec.get("scale", 1.0)))

@@ -1,0 +1,141 @@
+"""Typed configuration of alignment runs, validated on construction (an unknown name is an error)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from alignment.flow_matching import SIGMA_SAMPLERS
+from alignment.losses import BETA_SCHEDULES
+
+METHODS = ("flow-dpo", "flow-rwr", "sft")
+PRECISIONS = ("no", "bf16", "fp16")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value; the message names the field."""
+
+
+@dataclass
+class LoraSettings:
+    rank: int = 16
+    alpha: float = 32.0
+    dropout: float = 0.0
+    targets: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")
+
+    def __post_init__(self) -> None:
+        self.targets = tuple(self.targets)
+        if self.rank < 1:
+            raise ConfigError(f"lora.rank must be ≥ 1, got {self.rank}")
+        if self.alpha <= 0:
+            raise ConfigError(f"lora.alpha must be positive, got {self.alpha}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"lora.dropout must be in [0, 1), got {self.dropout}")
+        if not self.targets:
+            raise ConfigError("lora.targets must name at least one module")
+
+
+@dataclass
+class ClipSettings:
+    """The shape every training video is conformed to before encoding."""
+
+    num_frames: int = 9
+    height: int = 32
+    width: int = 32
+    fps: float | None = None  # None: consecutive frames at the source rate
+
+    def __post_init__(self) -> None:
+        if min(self.num_frames, self.height, self.width) < 1:
+            raise ConfigError(f"clip sizes must be positive, got {self}")
+        if self.fps is not None and self.fps <= 0:
+            raise ConfigError(f"clip.fps must be positive, got {self.fps}")
+
+
+@dataclass
+class TrainConfig:
+    method: str
+    # Flow-DPO: constant β by default (REFERENCE §6); "one_minus_t_squared" is the hacking-prone ablation.
+    beta: float = 100.0
+    beta_schedule: str = "constant"
+    sft_weight: float = 0.0  # Flow-DPO only: an SFT anchor on winners, a guard against reward hacking
+    rwr_temperature: float = 1.0
+    rwr_center_per_prompt: bool = True
+    dimension_weights: dict[str, float] = field(default_factory=lambda: {"VQ": 1.0, "MQ": 1.0, "TA": 1.0})
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    clip: ClipSettings = field(default_factory=ClipSettings)
+    learning_rate: float = 5e-6
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    batch_size: int = 1  # pairs (or samples) per micro-batch
+    gradient_accumulation: int = 1
+    max_steps: int = 100  # optimiser steps
+    precision: str = "no"
+    seed: int = 0
+    timestep_sampling: str = "logit_normal"
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+    timestep_shift: float = 1.0
+    gradient_checkpointing: bool = False
+    checkpoint_every: int = 0  # optimiser steps between checkpoints; 0 = only the final one
+    progress_bar: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lora, dict):
+            self.lora = _build(LoraSettings, self.lora, "lora")
+        if isinstance(self.clip, dict):
+            self.clip = _build(ClipSettings, self.clip, "clip")
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.beta_schedule not in BETA_SCHEDULES:
+            raise ConfigError(f"unknown beta_schedule {self.beta_schedule!r}; choose one of {sorted(BETA_SCHEDULES)}")
+        if self.timestep_sampling not in SIGMA_SAMPLERS:
+            raise ConfigError(
+                f"unknown timestep_sampling {self.timestep_sampling!r}; choose one of {sorted(SIGMA_SAMPLERS)}"
+            )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        for name in ("beta", "learning_rate", "rwr_temperature", "timestep_shift", "logit_std", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("batch_size", "gradient_accumulation", "max_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.sft_weight < 0 or self.weight_decay < 0 or self.checkpoint_every < 0:
+            raise ConfigError("sft_weight, weight_decay and checkpoint_every must be ≥ 0")
+        unknown = set(self.dimension_weights) - {"VQ", "MQ", "TA", "Overall"}
+        if unknown:
+            raise ConfigError(f"dimension_weights: unknown dimension(s) {', '.join(sorted(unknown))}")
+        if not any(self.dimension_weights.values()):
+            raise ConfigError("dimension_weights: at least one weight must be non-zero")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        return _build(cls, values, "config")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: invalid JSON ({exc})") from exc
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a JSON object")
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc

@@ -1,0 +1,273 @@
+"""One training loop for Flow-DPO, Flow-RWR and SFT; the method picks the step function (a loss), nothing else.
+
+Every step is a pure function of (LoRA weights, optimiser state, step number): the batch order comes from a
+permutation per epoch and the noise from a generator seeded by the micro-step, both derived from the config
+seed, so a run resumed from a checkpoint continues exactly as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from diffusers import WanPipeline
+from peft import LoraConfig
+from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from alignment.config import TrainConfig
+from alignment.dataset import PairData, SampleData
+from alignment.flow_matching import (
+    add_noise,
+    per_sample_mse,
+    sample_sigma,
+    sigma_to_timestep,
+    velocity_target,
+)
+from alignment.generator import Generator
+from alignment.losses import LossOutput, flow_dpo_loss, flow_rwr_loss, sft_loss, split_pair
+
+logger = logging.getLogger(__name__)
+
+ADAPTER_NAME = "default"
+CHECKPOINTS = "checkpoints"
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class NoisyBatch:
+    inputs: torch.Tensor  # x_σ [B, C, F, H, W]
+    target: torch.Tensor  # ε − x₀
+    timestep: torch.Tensor  # 1000·σ [B]
+    sigma: torch.Tensor  # [B]
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    lora_dir: Path
+    steps: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def noisy_batch(x0: torch.Tensor, generator: torch.Generator, config: TrainConfig) -> NoisyBatch:
+    """Noise clean latents at σ drawn by the configured timestep sampling."""
+    noise = torch.randn(x0.shape, generator=generator).to(x0)
+    sigma = _draw_sigma(x0.shape[0], generator, config).to(x0)
+    return NoisyBatch(add_noise(x0, noise, sigma), velocity_target(x0, noise), sigma_to_timestep(sigma), sigma)
+
+
+def noisy_pair_batch(
+    latents_w: torch.Tensor, latents_l: torch.Tensor, generator: torch.Generator, config: TrainConfig
+) -> NoisyBatch:
+    """[winners; losers] noised with ONE ε and ONE σ per pair, shared by its winner and loser (Flow-DPO)."""
+    noise = torch.randn(latents_w.shape, generator=generator).to(latents_w)
+    sigma = _draw_sigma(latents_w.shape[0], generator, config).to(latents_w)
+    x0, noise2, sigma2 = torch.cat([latents_w, latents_l]), torch.cat([noise, noise]), torch.cat([sigma, sigma])
+    return NoisyBatch(add_noise(x0, noise2, sigma2), velocity_target(x0, noise2), sigma_to_timestep(sigma2), sigma)
+
+
+def _draw_sigma(batch: int, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
+    return sample_sigma(
+        batch, generator, config.timestep_sampling, config.logit_mean, config.logit_std, config.timestep_shift
+    )
+
+
+@contextlib.contextmanager
+def adapter_disabled(transformer: torch.nn.Module) -> Iterator[None]:
+    """The reference model: the same network with its LoRA switched off (B starts at zero, so = the start)."""
+    transformer.disable_adapters()
+    try:
+        yield
+    finally:
+        transformer.enable_adapters()
+
+
+def _predict(transformer: torch.nn.Module, batch: NoisyBatch, embeds: torch.Tensor) -> torch.Tensor:
+    return transformer(
+        hidden_states=batch.inputs, timestep=batch.timestep, encoder_hidden_states=embeds, return_dict=False
+    )[0]
+
+
+def flow_dpo_step(
+    transformer: torch.nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator, config: TrainConfig
+) -> LossOutput:
+    noisy = noisy_pair_batch(batch["latents_w"], batch["latents_l"], generator, config)  # [2B, C, F, H, W]
+    embeds = torch.cat([batch["embeds"], batch["embeds"]])
+    model_pred = _predict(transformer, noisy, embeds)
+    with torch.no_grad(), adapter_disabled(transformer):
+        ref_pred = _predict(transformer, noisy, embeds)
+    out = flow_dpo_loss(model_pred, ref_pred, noisy.target, noisy.sigma, config.beta, config.beta_schedule)
+    if config.sft_weight:
+        anchor = per_sample_mse(*(split_pair(t)[0] for t in (model_pred, noisy.target))).mean()
+        out.loss = out.loss + config.sft_weight * anchor
+        out.stats["sft_anchor"] = anchor.item()
+    return out
+
+
+def sft_step(
+    transformer: torch.nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator, config: TrainConfig
+) -> LossOutput:
+    noisy = noisy_batch(batch["latents_w"], generator, config)  # winners only
+    return sft_loss(_predict(transformer, noisy, batch["embeds"]), noisy.target)
+
+
+def flow_rwr_step(
+    transformer: torch.nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator, config: TrainConfig
+) -> LossOutput:
+    noisy = noisy_batch(batch["latents"], generator, config)
+    pred = _predict(transformer, noisy, batch["embeds"])
+    return flow_rwr_loss(pred, noisy.target, batch["rewards"], config.rwr_temperature)
+
+
+StepFn = Callable[[torch.nn.Module, dict[str, torch.Tensor], torch.Generator, TrainConfig], LossOutput]
+STEP_FUNCTIONS: dict[str, StepFn] = {"flow-dpo": flow_dpo_step, "sft": sft_step, "flow-rwr": flow_rwr_step}
+DATA_KIND: dict[str, type] = {"flow-dpo": PairData, "sft": PairData, "flow-rwr": SampleData}
+
+
+def batch_indices(micro_step: int, batch_size: int, n_items: int, seed: int) -> torch.Tensor:
+    """Items of a micro-batch: consecutive slices of a fresh permutation per epoch."""
+    start = micro_step * batch_size
+    positions = range(start, start + batch_size)
+    out, perms = [], {}
+    for pos in positions:
+        epoch, offset = divmod(pos, n_items)
+        if epoch not in perms:
+            perms[epoch] = torch.randperm(n_items, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+        out.append(perms[epoch][offset])
+    return torch.stack(out)
+
+
+def add_lora(transformer: torch.nn.Module, config: TrainConfig) -> list[torch.nn.Parameter]:
+    """Freeze the generator and attach a zero-initialised LoRA; returns the trainable parameters."""
+    transformer.requires_grad_(False)
+    lora = config.lora
+    transformer.add_adapter(
+        LoraConfig(
+            r=lora.rank,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=list(lora.targets),
+            init_lora_weights=True,
+        ),
+        adapter_name=ADAPTER_NAME,
+    )
+    params = [p for p in transformer.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"LoRA targets {lora.targets} matched no module of the transformer")
+    return params
+
+
+def save_lora(transformer: torch.nn.Module, directory: Path) -> Path:
+    """Write the adapter in diffusers' format: `WanPipeline.load_lora_weights(directory)` reads it back."""
+    directory.mkdir(parents=True, exist_ok=True)
+    WanPipeline.save_lora_weights(
+        directory,
+        transformer_lora_layers=get_peft_model_state_dict(transformer, adapter_name=ADAPTER_NAME),
+        transformer_lora_adapter_metadata=transformer.peft_config[ADAPTER_NAME].to_dict(),
+    )
+    return directory
+
+
+def save_checkpoint(
+    transformer: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, config: TrainConfig, out_dir: Path
+) -> Path:
+    ckpt = out_dir / CHECKPOINTS / f"step-{step:07d}"
+    save_lora(transformer, ckpt)
+    save_file(get_peft_model_state_dict(transformer, adapter_name=ADAPTER_NAME), ckpt / "adapter_state.safetensors")
+    torch.save(optimizer.state_dict(), ckpt / "optimizer.pt")
+    (ckpt / "trainer_state.json").write_text(json.dumps({"step": step, "config": config.to_dict()}, indent=2))
+    return ckpt
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    found = sorted((out_dir / CHECKPOINTS).glob("step-*/trainer_state.json"))
+    return found[-1].parent if found else None
+
+
+def _resume(transformer: torch.nn.Module, optimizer: torch.optim.Optimizer, ckpt: Path, config: TrainConfig) -> int:
+    state = json.loads((ckpt / "trainer_state.json").read_text())
+    saved = {k: v for k, v in state["config"].items() if k not in ("max_steps", "checkpoint_every", "progress_bar")}
+    current = {k: v for k, v in config.to_dict().items() if k in saved}
+    if json.loads(json.dumps(current)) != saved:
+        changed = sorted(k for k in saved if json.loads(json.dumps(current.get(k))) != saved[k])
+        raise ValueError(f"{ckpt}: cannot resume with a changed config ({', '.join(changed)})")
+    set_peft_model_state_dict(transformer, load_file(ckpt / "adapter_state.safetensors"), adapter_name=ADAPTER_NAME)
+    optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+    logger.info("resumed from %s at step %d", ckpt, state["step"])
+    return int(state["step"])
+
+
+def train(
+    config: TrainConfig,
+    data: PairData | SampleData,
+    generator: Generator,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train a LoRA on `generator.transformer` with the configured method; the LoRA lands in `out_dir/lora`."""
+    if not isinstance(data, DATA_KIND[config.method]):
+        raise TypeError(f"{config.method} trains on {DATA_KIND[config.method].__name__}, got {type(data).__name__}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    accelerator = Accelerator(mixed_precision=config.precision, gradient_accumulation_steps=config.gradient_accumulation)
+    transformer = generator.transformer
+    params = add_lora(transformer, config)
+    if config.gradient_checkpointing:
+        transformer.enable_gradient_checkpointing()
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    start = 0
+    if resume:
+        ckpt = latest_checkpoint(out_dir)
+        if ckpt is None:
+            raise FileNotFoundError(f"--resume: no checkpoint under {out_dir / CHECKPOINTS}")
+        start = _resume(transformer, optimizer, ckpt, config)
+    transformer.train()
+    model, optimizer = accelerator.prepare(transformer, optimizer)
+    step_fn = STEP_FUNCTIONS[config.method]
+    device = accelerator.device
+    history: list[dict[str, float]] = []
+    bar = tqdm(total=config.max_steps, initial=start, disable=not config.progress_bar, desc=config.method)
+    for step in range(start, config.max_steps):
+        micro_stats = []
+        for micro in range(config.gradient_accumulation):
+            micro_step = step * config.gradient_accumulation + micro
+            idx = batch_indices(micro_step, config.batch_size, len(data), config.seed)
+            batch = {k: v.to(device) for k, v in data.batch(idx).items()}
+            noise_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + micro_step)
+            with accelerator.accumulate(model), accelerator.autocast():
+                out = step_fn(accelerator.unwrap_model(model), batch, noise_gen, config)
+                accelerator.backward(out.loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(params, config.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            micro_stats.append(out.stats)
+        stats = {k: sum(s[k] for s in micro_stats) / len(micro_stats) for k in micro_stats[0]}
+        history.append({"step": step + 1, **stats})
+        bar.update(1)
+        bar.set_postfix(loss=f"{stats['loss']:.4f}")
+        if progress is not None:
+            progress(step + 1, config.max_steps, stats)
+        if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
+            save_checkpoint(transformer, optimizer, step + 1, config, out_dir)
+    bar.close()
+    transformer.eval()
+    if not (out_dir / CHECKPOINTS / f"step-{config.max_steps:07d}").exists():
+        save_checkpoint(transformer, optimizer, config.max_steps, config, out_dir)
+    lora_dir = save_lora(transformer, out_dir / "lora")
+    (out_dir / "history.json").write_text(json.dumps(history, indent=2))
+    return TrainResult(out_dir=out_dir, lora_dir=lora_dir, steps=config.max_steps, history=history)
+
+
+def describe(result: TrainResult) -> dict[str, Any]:
+    last = result.history[-1] if result.history else {}
+    return {"out_dir": str(result.out_dir), "lora_dir": str(result.lora_dir), "steps": result.steps, **last}

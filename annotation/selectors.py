@@ -79,3 +79,11 @@ def project_progress(*, project: Project) -> dict:
         "judgements": Judgement.objects.filter(comparison__project=project).count(),
         "annotators": [{"username": r["annotator__username"], "judgements": r["judgements"]} for r in per_annotator],
     }
+
+
+def managed_project_ids(*, user: AbstractBaseUser) -> list[int]:
+    if not user.is_authenticated:
+        return []
+    return list(
+        Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values_list("project_id", flat=True)
+    )

@@ -162,8 +162,9 @@ def assignment_claim(*, project: Project, annotator: AbstractBaseUser) -> Assign
                     return gold
             return _claim_open(project, annotator)
         except IntegrityError:
-            # A concurrent `next` of the same annotator won the one-active-lease constraint: return theirs.
-            logger.info("concurrent claim by annotator %s on %s; returning the live lease", annotator.pk, project)
+            # Lost a race: a concurrent `next` of the same annotator took the one active lease (returned on
+            # the next pass), or the slot count reached zero under us.
+            logger.info("claim by annotator %s on %s lost a race; trying again", annotator.pk, project)
     return _refresh_live_lease(project, annotator)
 
 

@@ -22,7 +22,7 @@ from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from alignment.config import TrainConfig
+from alignment.config import LoraSettings, TrainConfig
 from alignment.dataset import PairData, SampleData
 from alignment.flow_matching import (
     add_noise,
@@ -149,6 +149,17 @@ def add_lora(transformer: torch.nn.Module, config: TrainConfig) -> list[torch.nn
     """Freeze the generator and attach a zero-initialised LoRA; returns the trainable parameters."""
     transformer.requires_grad_(False)
     lora = config.lora
+    # LoRA's A matrices start random: seed them from the config so that a run is reproducible
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        _attach(transformer, lora)
+    params = [p for p in transformer.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"LoRA targets {lora.targets} matched no module of the transformer")
+    return params
+
+
+def _attach(transformer: torch.nn.Module, lora: LoraSettings) -> None:
     transformer.add_adapter(
         LoraConfig(
             r=lora.rank,
@@ -159,10 +170,6 @@ def add_lora(transformer: torch.nn.Module, config: TrainConfig) -> list[torch.nn
         ),
         adapter_name=ADAPTER_NAME,
     )
-    params = [p for p in transformer.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError(f"LoRA targets {lora.targets} matched no module of the transformer")
-    return params
 
 
 def save_lora(transformer: torch.nn.Module, directory: Path) -> Path:

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite against this machine's real PostgreSQL and Redis (started if they are down).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+eval "$(.venv/bin/python scripts/services.py --no-embedded)"
+if [ ! -x /usr/bin/chromium ]; then
+    # The UI tests drive Debian's Chromium through Playwright (no browser download).
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+        || echo "warning: could not install chromium; browser tests will fail" >&2
+fi
+exec .venv/bin/python -m pytest "$@"

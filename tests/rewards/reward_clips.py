@@ -80,3 +80,36 @@ def coloured_clip(path: Path, colour: Sequence[int], num_frames: int = 8, fps: i
             frame += rng.normal(0, noise, frame.shape)
         frames.append(np.clip(frame, 0, 255).astype(np.uint8))
     return write_clip(path, frames, fps)
+
+
+DATASET_HEADER = ["path_A", "path_B", "prompt", "VQ", "MQ", "TA", "Overall", "fps_A", "num_frames_A", "fps_B",
+                  "num_frames_B"]
+
+
+def brightness_dataset(directory: Path, levels: int = 6, frames: int = 4, fps: int = 4) -> Path:
+    """Clips of flat grey at ``levels`` brightnesses; every ordered pair of different levels is a judgement
+    where the brighter video wins on all dimensions, and each level against a noisier copy of itself is a
+    tie. Prompts group pairs by the A video, so a split by prompt holds out whole groups."""
+    import csv
+
+    directory.mkdir(parents=True, exist_ok=True)
+    names = []
+    for k in range(levels):
+        value = 30 + k * (190 // max(1, levels - 1))
+        coloured_clip(directory / f"v{k}.mp4", (value, value, value), num_frames=frames, fps=fps)
+        coloured_clip(directory / f"v{k}_twin.webm", (value, value, value), num_frames=frames, fps=fps, noise=4,
+                      seed=k)
+        names.append(k)
+    rows = []
+    for a in names:
+        for b in names:
+            label = "A" if a > b else "B" if a < b else "same"
+            path_b = f"v{b}.mp4" if a != b else f"v{b}_twin.webm"
+            rows.append([f"v{a}.mp4", path_b, f"scene number {a}", label, label, label, label,
+                         fps, frames, fps, frames])
+    csv_path = directory / "pairs.csv"
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(DATASET_HEADER)
+        writer.writerows(rows)
+    return csv_path

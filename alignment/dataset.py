@@ -12,7 +12,7 @@ import torch
 
 from alignment.generator import Generator
 from alignment.latents import ClipSpec, LatentCache
-from alignment.pairs import PairsError, PreferencePair, ScoredSample, VideoRef
+from alignment.pairs import LABEL_VALUES, Comparison, PairsError, PreferencePair, ScoredSample, VideoRef
 
 
 @dataclass
@@ -65,6 +65,36 @@ class SampleData:
     def batch(self, indices: torch.Tensor) -> dict[str, torch.Tensor]:
         r = self.rows[indices]
         return {"latents": self.latents[r[:, 0]], "embeds": self.embeds[r[:, 1]], "rewards": self.rewards[indices]}
+
+
+@dataclass
+class ComparisonData:
+    """Labelled comparisons for the latent reward model: labels +1 (A), −1 (B), 0 (tie), NaN (invalid)."""
+
+    latents: torch.Tensor  # [V, C, F, H, W]
+    embeds: torch.Tensor  # [P, L, D]
+    rows: torch.Tensor  # [N, 3] long: video A, video B, prompt
+    labels: torch.Tensor  # [N, K] float, one column per dimension
+    dimensions: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.rows) == 0 or self.labels.shape != (len(self.rows), len(self.dimensions)):
+            raise PairsError(
+                f"comparison data needs [N, {len(self.dimensions)}] labels for N > 0 rows, "
+                f"got {tuple(self.labels.shape)} for {len(self.rows)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, indices: torch.Tensor) -> dict[str, torch.Tensor]:
+        r = self.rows[indices]
+        return {
+            "latents_a": self.latents[r[:, 0]],
+            "latents_b": self.latents[r[:, 1]],
+            "embeds": self.embeds[r[:, 2]],
+            "labels": self.labels[indices],
+        }
 
 
 class _Indexer:
@@ -121,3 +151,21 @@ def prepare_samples(
         rewards = rewards - (means / counts)[prompt_ids]
     latents, embeds = ix.tensors()
     return SampleData(latents, embeds, torch.tensor(rows, dtype=torch.long), rewards)
+
+
+def prepare_comparisons(
+    generator: Generator,
+    comparisons: Sequence[Comparison],
+    dimensions: Sequence[str],
+    spec: ClipSpec,
+    cache_dir: Path,
+) -> ComparisonData:
+    if not comparisons:
+        raise PairsError("no comparison to train on")
+    ix = _Indexer(generator, spec, cache_dir)
+    rows = [(ix.video(c.video_a), ix.video(c.video_b), ix.prompt(c.prompt)) for c in comparisons]
+    labels = torch.tensor(
+        [[float(LABEL_VALUES.get(c.labels.get(d, ""), float("nan"))) for d in dimensions] for c in comparisons]
+    )
+    latents, embeds = ix.tensors()
+    return ComparisonData(latents, embeds, torch.tensor(rows, dtype=torch.long), labels, tuple(dimensions))

@@ -99,36 +99,36 @@ def _resolve(path_text: str, base: Path, where: str, column: str, check_files: b
     return path
 
 
-def load_export_pairs(
+@dataclass(frozen=True)
+class Comparison:
+    """One export row as it is: two videos and the per-dimension labels (A / B / same, or anything invalid)."""
+
+    prompt: str
+    video_a: VideoRef
+    video_b: VideoRef
+    labels: dict[str, str]
+    where: str  # file:line, for messages
+
+
+def load_export_comparisons(
     csv_path: str | Path,
-    weights: dict[str, float],
+    dimensions: Iterable[str] = ("VQ", "MQ", "TA"),
     root: str | Path | None = None,
     check_files: bool = True,
-) -> PairSet:
-    """Read a VideoAlign-layout export and keep the rows whose weighted preference is decided."""
+) -> list[Comparison]:
+    """Every row of a VideoAlign-layout export; `dimensions` must be columns of the file."""
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise PairsError(f"pairs file not found: {csv_path}")
     base = Path(root) if root is not None else csv_path.parent
-    weighted = {d: w for d, w in weights.items() if w}
-    pairs: list[PreferencePair] = []
-    rows = undecided = invalid = 0
+    out = []
     with csv_path.open(newline="") as fh:
         reader = csv.DictReader(fh)
-        missing = {"path_A", "path_B", "prompt", *weighted} - set(reader.fieldnames or [])
+        missing = {"path_A", "path_B", "prompt", *dimensions} - set(reader.fieldnames or [])
         if missing:
             raise PairsError(f"{csv_path}: missing column(s) {', '.join(sorted(missing))}")
         for line, row in enumerate(reader, start=2):
-            rows += 1
             where = f"{csv_path}:{line}"
-            labels = {d: (row.get(d) or "").strip() for d in DIMENSIONS if (row.get(d) or "").strip()}
-            if any(labels.get(d) not in LABEL_VALUES for d in weighted):
-                invalid += 1
-                continue
-            score = sum(w * LABEL_VALUES[labels[d]] for d, w in weighted.items())
-            if score == 0:
-                undecided += 1
-                continue
             video_a = VideoRef(
                 _resolve(row["path_A"], base, where, "path_A", check_files),
                 _optional_number(row, "fps_A", float, where),
@@ -139,19 +139,43 @@ def load_export_pairs(
                 _optional_number(row, "fps_B", float, where),
                 _optional_number(row, "num_frames_B", int, where),
             )
-            a_wins = score > 0
-            pairs.append(
-                PreferencePair(
-                    prompt=row["prompt"],
-                    winner=video_a if a_wins else video_b,
-                    loser=video_b if a_wins else video_a,
-                    preference=abs(score),
-                    labels=labels if a_wins else {d: _swap(v) for d, v in labels.items()},
-                )
+            labels = {d: (row.get(d) or "").strip() for d in DIMENSIONS if (row.get(d) or "").strip()}
+            out.append(Comparison(row["prompt"], video_a, video_b, labels, where))
+    return out
+
+
+def load_export_pairs(
+    csv_path: str | Path,
+    weights: dict[str, float],
+    root: str | Path | None = None,
+    check_files: bool = True,
+) -> PairSet:
+    """Read a VideoAlign-layout export and keep the rows whose weighted preference is decided."""
+    weighted = {d: w for d, w in weights.items() if w}
+    comparisons = load_export_comparisons(csv_path, weighted, root, check_files)
+    pairs: list[PreferencePair] = []
+    undecided = invalid = 0
+    for c in comparisons:
+        if any(c.labels.get(d) not in LABEL_VALUES for d in weighted):
+            invalid += 1
+            continue
+        score = sum(w * LABEL_VALUES[c.labels[d]] for d, w in weighted.items())
+        if score == 0:
+            undecided += 1
+            continue
+        a_wins = score > 0
+        pairs.append(
+            PreferencePair(
+                prompt=c.prompt,
+                winner=c.video_a if a_wins else c.video_b,
+                loser=c.video_b if a_wins else c.video_a,
+                preference=abs(score),
+                labels=c.labels if a_wins else {d: _swap(v) for d, v in c.labels.items()},
             )
+        )
     if invalid:
         logger.warning("%s: %d row(s) skipped for a label other than A/B/same in a weighted dimension", csv_path, invalid)
-    return PairSet(pairs=pairs, rows=rows, undecided=undecided, invalid=invalid)
+    return PairSet(pairs=pairs, rows=len(comparisons), undecided=undecided, invalid=invalid)
 
 
 def _swap(label: str) -> str:

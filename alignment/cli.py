@@ -1,0 +1,261 @@
+"""`python -m alignment …`: build a tiny generator, make pairs, train (Flow-DPO / Flow-RWR / SFT), train the
+latent reward model, and generate videos with optional reward guidance.
+
+Bad input ends with a non-zero exit status and a one-line reason on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from alignment.config import METHODS, ConfigError, TrainConfig
+
+EXIT_BAD_INPUT = 2
+
+
+class CliError(ValueError):
+    """A problem with the command line itself."""
+
+
+def _add_clip_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--frames", type=int, default=9, help="frames per video (Wan VAE: 4k + 1)")
+    p.add_argument("--height", type=int, default=32)
+    p.add_argument("--width", type=int, default=32)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m alignment", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build-tiny", help="write a random-weight tiny Wan generator (tests, CPU runs)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--codec", choices=("wan_vae", "pixel_unshuffle"), default="wan_vae")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("make-pairs", help="best-vs-worst pairs per prompt from reward-scored samples")
+    p.add_argument("--samples", required=True, type=Path, help="CSV: path,prompt,<score columns>[,fps,num_frames]")
+    p.add_argument("--weights", default="VQ=1,MQ=1,TA=1")
+    p.add_argument("--out", required=True, type=Path)
+
+    p = sub.add_parser("train", help="align a generator with a LoRA")
+    p.add_argument("--method", choices=METHODS, help="overrides the config file's method")
+    p.add_argument("--pairs", type=Path, help="export CSV in the VideoAlign layout (flow-dpo, sft)")
+    p.add_argument("--samples", type=Path, help="scored samples CSV (flow-rwr)")
+    p.add_argument("--model", required=True, type=Path, help="generator directory")
+    p.add_argument("--config", type=Path, help="JSON of TrainConfig fields")
+    p.add_argument("--weights", help="dimension weights, e.g. VQ=1,MQ=1,TA=1 (overrides the config)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+
+    p = sub.add_parser("train-reward", help="train the noise-aware latent reward model for guidance")
+    p.add_argument("--pairs", required=True, type=Path, help="export CSV in the VideoAlign layout")
+    p.add_argument("--model", required=True, type=Path, help="generator directory (its first blocks are reused)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--config", type=Path, help="JSON of LatentRewardConfig fields")
+    p.add_argument("--clean", action="store_true", help="train on clean latents (the ablation)")
+    _add_clip_args(p)
+
+    p = sub.add_parser("generate", help="sample videos, optionally with a LoRA and reward guidance")
+    p.add_argument("--model", required=True, type=Path)
+    p.add_argument("--lora", type=Path, help="a LoRA directory written by `train`")
+    p.add_argument("--prompt", action="append", default=[], help="repeat for several prompts")
+    p.add_argument("--prompts-file", type=Path, help="CSV with a prompt column")
+    p.add_argument("--prompt-column", default="prompt")
+    p.add_argument("--limit", type=int, help="first N prompts of --prompts-file")
+    p.add_argument("--seeds", default="0", help="comma-separated; every prompt is sampled with every seed")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--cfg", type=float, default=5.0, help="classifier-free guidance scale")
+    p.add_argument("--guidance", help="reward-guidance weights, e.g. VQ=0.5,MQ=0.5,TA=0")
+    p.add_argument("--guidance-scale", type=float, default=1.0, help="λ of the reward-gradient term")
+    p.add_argument("--reward-model", type=Path, help="latent reward model directory (needed by --guidance)")
+    p.add_argument("--fps", type=int, default=8)
+    p.add_argument("--out", required=True, type=Path)
+    _add_clip_args(p)
+    return parser
+
+
+def cmd_build_tiny(args: argparse.Namespace) -> dict:
+    from alignment.generator import build_tiny_generator
+
+    return {"model": str(build_tiny_generator(args.out, seed=args.seed, codec=args.codec))}
+
+
+def cmd_make_pairs(args: argparse.Namespace) -> dict:
+    from alignment.pairs import load_scored_samples, pairs_from_scored_samples, parse_weights, write_pairs_csv
+
+    pairs = pairs_from_scored_samples(load_scored_samples(args.samples), parse_weights(args.weights))
+    write_pairs_csv(pairs, args.out)
+    return {"pairs": len(pairs), "out": str(args.out)}
+
+
+def _read_json(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: invalid JSON ({exc})") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    return values
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    values = _read_json(args.config)
+    if args.method:
+        values["method"] = args.method
+    if "method" not in values:
+        raise CliError("no method: pass --method or put one in --config")
+    if args.weights:
+        from alignment.pairs import parse_weights
+
+        values["dimension_weights"] = parse_weights(args.weights)
+    return TrainConfig.from_dict(values)
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    config = _train_config(args)
+    needs = "samples" if config.method == "flow-rwr" else "pairs"
+    if getattr(args, needs) is None:
+        raise CliError(f"{config.method} needs --{needs}")
+    from alignment.dataset import prepare_pairs, prepare_samples
+    from alignment.generator import load_generator
+    from alignment.latents import ClipSpec
+    from alignment.pairs import load_export_pairs, load_scored_samples
+    from alignment.train import describe, train
+
+    spec = ClipSpec(config.clip.num_frames, config.clip.height, config.clip.width, config.clip.fps)
+    cache = args.out / "latent_cache"
+    # read the data before loading the model: a bad file should fail fast
+    if needs == "pairs":
+        pair_set = load_export_pairs(args.pairs, config.dimension_weights)
+        logging.info("%d pairs from %d rows (%d undecided, %d invalid)", len(pair_set.pairs), pair_set.rows,
+                     pair_set.undecided, pair_set.invalid)
+        if not pair_set.pairs:
+            raise CliError(f"{args.pairs}: no decided preference pair to train on ({pair_set.rows} rows)")
+        generator = load_generator(args.model)
+        data = prepare_pairs(generator, pair_set.pairs, spec, cache)
+    else:
+        samples = load_scored_samples(args.samples)
+        generator = load_generator(args.model)
+        data = prepare_samples(generator, samples, config.dimension_weights, spec, cache, config.rwr_center_per_prompt)
+    result = train(config, data, generator, args.out, resume=args.resume)
+    return describe(result)
+
+
+def cmd_train_reward(args: argparse.Namespace) -> dict:
+    from alignment.dataset import prepare_comparisons
+    from alignment.generator import load_generator
+    from alignment.latent_reward import LatentRewardConfig, train_latent_reward
+    from alignment.latents import ClipSpec
+    from alignment.pairs import load_export_comparisons
+
+    values = _read_json(args.config)
+    if args.clean:
+        values["noisy"] = False
+    try:
+        config = LatentRewardConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(f"latent reward config: {exc}") from exc
+    generator = load_generator(args.model)
+    comparisons = load_export_comparisons(args.pairs, config.dimensions)
+    spec = ClipSpec(args.frames, args.height, args.width)
+    data = prepare_comparisons(generator, comparisons, config.dimensions, spec, args.out / "latent_cache")
+    train_latent_reward(generator.transformer, data, config, args.out)
+    return {"out": str(args.out), **config.history[-1]}
+
+
+def _prompts(args: argparse.Namespace) -> list[str]:
+    prompts = list(args.prompt)
+    if args.prompts_file:
+        if not args.prompts_file.is_file():
+            raise CliError(f"prompts file not found: {args.prompts_file}")
+        with args.prompts_file.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            if args.prompt_column not in (reader.fieldnames or []):
+                raise CliError(f"{args.prompts_file}: no column {args.prompt_column!r}")
+            prompts += [row[args.prompt_column] for row in reader][: args.limit]
+    if not prompts:
+        raise CliError("no prompt: pass --prompt or --prompts-file")
+    return prompts
+
+
+def cmd_generate(args: argparse.Namespace) -> dict:
+    prompts = _prompts(args)
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError as exc:
+        raise CliError(f"--seeds {args.seeds!r}: expected comma-separated integers") from exc
+    if args.guidance and not args.reward_model:
+        raise CliError("--guidance needs --reward-model")
+    from alignment.generator import load_generator
+    from alignment.guidance import parse_guidance, reward_gradient
+    from alignment.latent_reward import LatentRewardModel
+    from alignment.sampling import decode_latents, generate_latents
+    from alignment.video_io import write_video
+
+    weights = parse_guidance(args.guidance) if args.guidance else None
+    generator = load_generator(args.model)
+    if args.lora:
+        if not args.lora.is_dir():
+            raise CliError(f"LoRA directory not found: {args.lora}")
+        generator.pipe.load_lora_weights(args.lora)
+    reward_model = LatentRewardModel.load(args.reward_model) if weights else None
+    args.out.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    for p_index, prompt in enumerate(prompts):
+        grad = None
+        if reward_model is not None:
+            embeds = generator.encode_prompts([prompt] * len(seeds))
+            grad = reward_gradient(reward_model, embeds, weights, args.guidance_scale)
+        latents = generate_latents(
+            generator, [prompt] * len(seeds), seeds, args.frames, args.height, args.width,
+            num_steps=args.steps, guidance_scale=args.cfg, reward_grad=grad,
+        )
+        for seed, frames in zip(seeds, decode_latents(generator, latents), strict=True):
+            path = write_video(args.out / f"p{p_index:04d}_s{seed}.mp4", frames, fps=args.fps)
+            manifest.append({"prompt": prompt, "seed": seed, "path": path.name, "fps": args.fps,
+                             "num_frames": int(frames.shape[0])})
+    (args.out / "samples.json").write_text(json.dumps(manifest, indent=2))
+    return {"videos": len(manifest), "out": str(args.out)}
+
+
+def _quiet_loading() -> None:
+    """Keep stderr for our one-line errors: no checkpoint-loading bars from diffusers / transformers."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+
+
+COMMANDS = {
+    "build-tiny": cmd_build_tiny,
+    "make-pairs": cmd_make_pairs,
+    "train": cmd_train,
+    "train-reward": cmd_train_reward,
+    "generate": cmd_generate,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.verbose:
+        _quiet_loading()
+    try:
+        summary = COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError) as exc:
+        # one line: the exception messages of this package name the file and field at fault
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(summary))
+    return 0

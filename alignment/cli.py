@@ -129,7 +129,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from alignment.dataset import prepare_pairs, prepare_samples
     from alignment.generator import load_generator
     from alignment.latents import ClipSpec
-    from alignment.pairs import load_export_pairs, load_scored_samples
+    from alignment.pairs import load_export_pairs, load_scored_samples, split_by_prompt
     from alignment.train import describe, train
 
     spec = ClipSpec(config.clip.num_frames, config.clip.height, config.clip.width, config.clip.fps)
@@ -141,13 +141,18 @@ def cmd_train(args: argparse.Namespace) -> dict:
                      pair_set.undecided, pair_set.invalid)
         if not pair_set.pairs:
             raise CliError(f"{args.pairs}: no decided preference pair to train on ({pair_set.rows} rows)")
+        train_pairs, heldout_pairs = split_by_prompt(pair_set.pairs, config.heldout_fraction, config.seed)
+        if not train_pairs or (config.heldout_fraction and not heldout_pairs):
+            raise CliError(f"heldout_fraction {config.heldout_fraction} leaves no training or no held-out pair")
         generator = load_generator(args.model)
-        data = prepare_pairs(generator, pair_set.pairs, spec, cache)
+        data = prepare_pairs(generator, train_pairs, spec, cache)
+        heldout = prepare_pairs(generator, heldout_pairs, spec, cache) if heldout_pairs else None
     else:
         samples = load_scored_samples(args.samples)
         generator = load_generator(args.model)
         data = prepare_samples(generator, samples, config.dimension_weights, spec, cache, config.rwr_center_per_prompt)
-    result = train(config, data, generator, args.out, resume=args.resume)
+        heldout = None
+    result = train(config, data, generator, args.out, resume=args.resume, heldout=heldout)
     return describe(result)
 
 

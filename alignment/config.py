@@ -78,6 +78,11 @@ class TrainConfig:
     timestep_shift: float = 1.0
     gradient_checkpointing: bool = False
     checkpoint_every: int = 0  # optimiser steps between checkpoints; 0 = only the final one
+    # held-out pairs (prompts disjoint from training): implicit accuracy every `eval_every` steps, the best LoRA
+    # kept, and training stopped after `early_stopping_patience` evaluations without improvement (0 = never)
+    heldout_fraction: float = 0.0
+    eval_every: int = 0
+    early_stopping_patience: int = 0
     progress_bar: bool = True
 
     def __post_init__(self) -> None:
@@ -101,8 +106,12 @@ class TrainConfig:
         for name in ("batch_size", "gradient_accumulation", "max_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}")
-        if self.sft_weight < 0 or self.weight_decay < 0 or self.checkpoint_every < 0:
-            raise ConfigError("sft_weight, weight_decay and checkpoint_every must be ≥ 0")
+        if min(self.sft_weight, self.weight_decay, self.checkpoint_every, self.eval_every) < 0:
+            raise ConfigError("sft_weight, weight_decay, checkpoint_every and eval_every must be ≥ 0")
+        if not 0 <= self.heldout_fraction < 1:
+            raise ConfigError(f"heldout_fraction must be in [0, 1), got {self.heldout_fraction}")
+        if self.early_stopping_patience < 0 or (self.early_stopping_patience and not self.eval_every):
+            raise ConfigError("early_stopping_patience needs eval_every > 0 and must be ≥ 0")
         unknown = set(self.dimension_weights) - {"VQ", "MQ", "TA", "Overall"}
         if unknown:
             raise ConfigError(f"dimension_weights: unknown dimension(s) {', '.join(sorted(unknown))}")

@@ -8,10 +8,11 @@ the sign says which video wins. Relative paths are resolved against the CSV's fo
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,3 +267,16 @@ def write_pairs_csv(pairs: Iterable[PreferencePair], csv_path: str | Path) -> Pa
                 }
             )
     return csv_path
+
+
+def split_by_prompt(
+    pairs: Sequence[PreferencePair], heldout_fraction: float, seed: int = 0
+) -> tuple[list[PreferencePair], list[PreferencePair]]:
+    """(train, held-out) with disjoint prompts: a prompt is held out when its seeded hash falls below the fraction."""
+    def bucket(prompt: str) -> float:
+        digest = hashlib.sha256(f"{seed}|{prompt}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    heldout = [p for p in pairs if bucket(p.prompt) < heldout_fraction]
+    train = [p for p in pairs if bucket(p.prompt) >= heldout_fraction]
+    return train, heldout

@@ -52,9 +52,11 @@ class NoisyBatch:
 @dataclass
 class TrainResult:
     out_dir: Path
-    lora_dir: Path
-    steps: int
+    lora_dir: Path  # the LoRA at the last step
+    steps: int  # optimiser steps taken in total (fewer than max_steps after early stopping)
     history: list[dict[str, float]] = field(default_factory=list)
+    best_lora_dir: Path | None = None  # the LoRA of the best held-out implicit accuracy
+    best_heldout_accuracy: float | None = None
 
 
 def noisy_batch(x0: torch.Tensor, generator: torch.Generator, config: TrainConfig) -> NoisyBatch:
@@ -130,6 +132,28 @@ def flow_rwr_step(
 StepFn = Callable[[torch.nn.Module, dict[str, torch.Tensor], torch.Generator, TrainConfig], LossOutput]
 STEP_FUNCTIONS: dict[str, StepFn] = {"flow-dpo": flow_dpo_step, "sft": sft_step, "flow-rwr": flow_rwr_step}
 DATA_KIND: dict[str, type] = {"flow-dpo": PairData, "sft": PairData, "flow-rwr": SampleData}
+
+
+@torch.no_grad()
+def heldout_metrics(
+    transformer: torch.nn.Module, data: PairData, config: TrainConfig, seed: int = 2024
+) -> dict[str, float]:
+    """Flow-DPO statistics of held-out pairs at a fixed draw of noise and σ, so evaluations are comparable."""
+    generator = torch.Generator().manual_seed(seed)
+    device = next(transformer.parameters()).device
+    totals: dict[str, float] = {}
+    for start in range(0, len(data), config.batch_size):
+        idx = torch.arange(start, min(start + config.batch_size, len(data)))
+        batch = {k: v.to(device) for k, v in data.batch(idx).items()}
+        noisy = noisy_pair_batch(batch["latents_w"], batch["latents_l"], generator, config)
+        embeds = torch.cat([batch["embeds"], batch["embeds"]])
+        model_pred = _predict(transformer, noisy, embeds)
+        with adapter_disabled(transformer):
+            ref_pred = _predict(transformer, noisy, embeds)
+        out = flow_dpo_loss(model_pred, ref_pred, noisy.target, noisy.sigma, config.beta, config.beta_schedule)
+        for key in ("loss", "implicit_accuracy", "reward_margin"):
+            totals[key] = totals.get(key, 0.0) + out.stats[key] * len(idx)
+    return {f"heldout_{k}": v / len(data) for k, v in totals.items()}
 
 
 def batch_indices(micro_step: int, batch_size: int, n_items: int, seed: int) -> torch.Tensor:
@@ -219,10 +243,13 @@ def train(
     out_dir: str | Path,
     resume: bool = False,
     progress: Progress | None = None,
+    heldout: PairData | None = None,
 ) -> TrainResult:
     """Train a LoRA on `generator.transformer` with the configured method; the LoRA lands in `out_dir/lora`."""
     if not isinstance(data, DATA_KIND[config.method]):
         raise TypeError(f"{config.method} trains on {DATA_KIND[config.method].__name__}, got {type(data).__name__}")
+    if config.eval_every and heldout is None:
+        raise ValueError("eval_every > 0 needs held-out pairs")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     accelerator = Accelerator(mixed_precision=config.precision, gradient_accumulation_steps=config.gradient_accumulation)
@@ -242,8 +269,10 @@ def train(
     step_fn = STEP_FUNCTIONS[config.method]
     device = accelerator.device
     history: list[dict[str, float]] = []
+    stopper = _EarlyStopping(config.early_stopping_patience, out_dir / "best_lora")
     bar = tqdm(total=config.max_steps, initial=start, disable=not config.progress_bar, desc=config.method)
-    for step in range(start, config.max_steps):
+    step = start
+    while step < config.max_steps and not stopper.stop:
         micro_stats = []
         for micro in range(config.gradient_accumulation):
             micro_step = step * config.gradient_accumulation + micro
@@ -258,23 +287,59 @@ def train(
                 optimizer.step()
                 optimizer.zero_grad()
             micro_stats.append(out.stats)
+        step += 1
         stats = {k: sum(s[k] for s in micro_stats) / len(micro_stats) for k in micro_stats[0]}
-        history.append({"step": step + 1, **stats})
+        if config.eval_every and step % config.eval_every == 0:
+            transformer.eval()
+            stats.update(heldout_metrics(transformer, heldout, config))
+            transformer.train()
+            stopper.update(stats["heldout_implicit_accuracy"], transformer, step)
+        history.append({"step": step, **stats})
         bar.update(1)
         bar.set_postfix(loss=f"{stats['loss']:.4f}")
         if progress is not None:
-            progress(step + 1, config.max_steps, stats)
-        if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
-            save_checkpoint(transformer, optimizer, step + 1, config, out_dir)
+            progress(step, config.max_steps, stats)
+        if config.checkpoint_every and step % config.checkpoint_every == 0:
+            save_checkpoint(transformer, optimizer, step, config, out_dir)
     bar.close()
     transformer.eval()
-    if not (out_dir / CHECKPOINTS / f"step-{config.max_steps:07d}").exists():
-        save_checkpoint(transformer, optimizer, config.max_steps, config, out_dir)
+    if not (out_dir / CHECKPOINTS / f"step-{step:07d}").exists():
+        save_checkpoint(transformer, optimizer, step, config, out_dir)
     lora_dir = save_lora(transformer, out_dir / "lora")
     (out_dir / "history.json").write_text(json.dumps(history, indent=2))
-    return TrainResult(out_dir=out_dir, lora_dir=lora_dir, steps=config.max_steps, history=history)
+    return TrainResult(
+        out_dir=out_dir,
+        lora_dir=lora_dir,
+        steps=step,
+        history=history,
+        best_lora_dir=stopper.best_dir if stopper.best is not None else None,
+        best_heldout_accuracy=stopper.best,
+    )
+
+
+class _EarlyStopping:
+    """Keeps the LoRA of the best held-out implicit accuracy; stops after `patience` evaluations without gain."""
+
+    def __init__(self, patience: int, best_dir: Path) -> None:
+        self.patience, self.best_dir = patience, best_dir
+        self.best: float | None = None
+        self.since_best = 0
+        self.stop = False
+
+    def update(self, accuracy: float, transformer: torch.nn.Module, step: int) -> None:
+        if self.best is None or accuracy > self.best:
+            self.best, self.since_best = accuracy, 0
+            save_lora(transformer, self.best_dir)
+            (self.best_dir / "best.json").write_text(json.dumps({"step": step, "heldout_implicit_accuracy": accuracy}))
+            return
+        self.since_best += 1
+        if self.patience and self.since_best >= self.patience:
+            logger.info("early stop at step %d: held-out implicit accuracy %.3f at best", step, self.best)
+            self.stop = True
 
 
 def describe(result: TrainResult) -> dict[str, Any]:
     last = result.history[-1] if result.history else {}
-    return {"out_dir": str(result.out_dir), "lora_dir": str(result.lora_dir), "steps": result.steps, **last}
+    best = {"best_lora_dir": str(result.best_lora_dir), "best_heldout_accuracy": result.best_heldout_accuracy}
+    return {"out_dir": str(result.out_dir), "lora_dir": str(result.lora_dir), "steps": result.steps, **last,
+            **(best if result.best_lora_dir else {})}

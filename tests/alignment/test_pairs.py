@@ -122,3 +122,16 @@ def test_written_pairs_read_back_with_overall(tmp_path):
     assert back.winner == VideoRef(tmp_path / "w.mp4", 8.0, 9)
     assert back.labels["TA"] == "B"  # the winner lost on TA alone
     assert np.isclose(back.preference, 1.0)
+
+
+def test_split_by_prompt_keeps_prompts_disjoint(tmp_path):
+    from alignment.pairs import PreferencePair, split_by_prompt
+
+    ref = VideoRef(tmp_path / "x.mp4")
+    pairs = [PreferencePair(f"prompt {i % 20}", ref, ref, 1.0) for i in range(200)]
+    train, heldout = split_by_prompt(pairs, 0.25, seed=1)
+    assert len(train) + len(heldout) == 200
+    assert not {p.prompt for p in train} & {p.prompt for p in heldout}
+    assert 2 <= len({p.prompt for p in heldout}) <= 10  # about a quarter of 20 prompts
+    assert split_by_prompt(pairs, 0.25, seed=1) == (train, heldout)  # deterministic
+    assert split_by_prompt(pairs, 0.0) == (pairs, [])

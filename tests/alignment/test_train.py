@@ -240,3 +240,30 @@ def test_method_and_data_must_match(tiny_model_dir, tmp_path):
     samples = SampleData(torch.zeros(1, *LATENT), torch.zeros(1, 16, 32), torch.tensor([[0, 0]]), torch.zeros(1))
     with pytest.raises(TypeError, match="flow-dpo trains on PairData"):
         train(_config(), samples, gen, tmp_path)
+
+
+def test_heldout_accuracy_keeps_the_best_lora_and_stops_early(tiny_model_dir, tmp_path):
+    gen = load_generator(tiny_model_dir)
+    config = _config(max_steps=40, eval_every=2, early_stopping_patience=2, learning_rate=5e-2)
+    # held-out pairs with the preference reversed: the better training goes, the worse they score
+    train_data = _pair_data(gen, seed=0)
+    reversed_heldout = PairData(train_data.latents, train_data.embeds, train_data.rows[:, [1, 0, 2]])
+    result = train(config, train_data, gen, tmp_path / "run", heldout=reversed_heldout)
+    evals = [h for h in result.history if "heldout_implicit_accuracy" in h]
+    accuracies = [h["heldout_implicit_accuracy"] for h in evals]
+    assert result.steps < 40  # stopped early
+    # the stop comes exactly `patience` evaluations after the best one
+    best_index = accuracies.index(max(accuracies))
+    assert len(evals) == best_index + 1 + 2
+    assert result.best_heldout_accuracy == max(accuracies)
+    best = json.loads((result.best_lora_dir / "best.json").read_text())
+    assert best["step"] == evals[best_index]["step"]
+    assert (result.best_lora_dir / "pytorch_lora_weights.safetensors").is_file()
+
+
+def test_eval_every_needs_heldout_pairs(tiny_model_dir, tmp_path):
+    gen = load_generator(tiny_model_dir)
+    with pytest.raises(ValueError, match="eval_every > 0 needs held-out pairs"):
+        train(_config(eval_every=2), _pair_data(gen), gen, tmp_path)
+    with pytest.raises(ConfigError, match="early_stopping_patience needs eval_every"):
+        _config(early_stopping_patience=3)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,18 @@ def bootstrap_ci(
     stats = stats[~np.isnan(stats)]
     alpha = (1.0 - level) / 2
     return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
+
+
+def tie_separation_auc(margins: Sequence[float] | np.ndarray, labels: Sequence[float] | np.ndarray) -> float:
+    """AUC of |m| for telling decided pairs (positive) from human ties: P(|m_decided| > |m_tie|), ties ½.
+
+    0.5 means the margins carry no information about whether humans tied (the paper's Fig. 4 question).
+    """
+    m, h = _clean(margins, labels)
+    decided, tied = np.abs(m[h != 0]), np.abs(m[h == 0])
+    if decided.size == 0 or tied.size == 0:
+        return float("nan")
+    # Mann–Whitney U from mid-ranks: O(N log N) and exact with repeated values.
+    ranks = rankdata(np.concatenate([decided, tied]))
+    u = ranks[: decided.size].sum() - decided.size * (decided.size + 1) / 2
+    return float(u / (decided.size * tied.size))

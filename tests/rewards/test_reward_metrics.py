@@ -9,6 +9,7 @@ from rewards.metrics import (
     accuracy_with_ties,
     accuracy_without_ties,
     bootstrap_ci,
+    tie_separation_auc,
 )
 
 
@@ -116,3 +117,11 @@ def test_bootstrap_interval_brackets_the_estimate():
     point = accuracy_without_ties(m, h)
     assert low < point < high
     assert high - low < 0.1
+
+
+def test_tie_separation_auc_hand_counted():
+    # Decided |m| = {3, 1}, tie |m| = {2, 0}: (3>2) (3>0) (1<2) (1>0) → 3 of 4 comparisons → 0.75.
+    assert tie_separation_auc([3.0, -1.0, 2.0, 0.0], [1, -1, 0, 0]) == pytest.approx(0.75)
+    # Equal magnitudes count half: decided {1}, tie {1} → 0.5.
+    assert tie_separation_auc([1.0, -1.0], [1, 0]) == pytest.approx(0.5)
+    assert math.isnan(tie_separation_auc([1.0], [1]))

@@ -1,6 +1,5 @@
 """A tiny end-to-end training run: the loss falls, held-out accuracy beats chance, bad videos are skipped,
 the saved model scores like the trained one, and a resumed run continues exactly where it stopped."""
-import csv
 import json
 
 import numpy as np
@@ -9,43 +8,10 @@ import torch
 from safetensors.torch import load_file
 
 from rewards.checkpoint import read_meta
-from rewards.config import ModelConfig, RewardConfig, TrainConfig, VideoConfig
 from rewards.data import read_pairs, split_by_prompt
 from rewards.scorer import RewardScorer
 from rewards.train import train
-from tests.rewards.reward_clips import brightness_dataset
-
-
-def tiny_config(base, epochs=3):
-    return RewardConfig(
-        video=VideoConfig(min_pixels=784, max_pixels=3136),
-        model=ModelConfig(base=str(base)),
-        train=TrainConfig(loss="btt", lora_r=4, lora_alpha=8, lora_dropout=0.0, lr_head=1e-2, lr_embeddings=1e-3,
-                          lr_lora=1e-3, lr_vision=1e-3, lr_merger=1e-3, batch_size=2, grad_accum=1,
-                          epochs=epochs, val_fraction=0.4, warmup_ratio=0.1),
-    )
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("pairs")
-    csv_path = brightness_dataset(directory, levels=5)
-    (directory / "broken.mp4").write_bytes(b"not a video at all" * 50)
-    # One bad row in a training prompt, one in a held-out prompt (same prompts, so the split is unchanged).
-    train_records, val_records = split_by_prompt(read_pairs(csv_path), 0.4, seed=0)
-    with csv_path.open("a", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["v1.mp4", "broken.mp4", train_records[0].prompt, "A", "A", "A", "A", 4, 4, 4, 4])
-        writer.writerow(["missing.mp4", "v2.mp4", val_records[0].prompt, "B", "B", "B", "B", 4, 4, 4, 4])
-    return csv_path
-
-
-@pytest.fixture(scope="module")
-def run(tiny_base_dir, dataset, tmp_path_factory):
-    events = []
-    out = tmp_path_factory.mktemp("run")
-    result = train(dataset, tiny_config(tiny_base_dir), out, progress=events.append)
-    return result, events, out
+from tests.rewards.conftest import tiny_config
 
 
 def test_loss_falls_and_held_out_accuracy_beats_chance(run):

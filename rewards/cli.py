@@ -1,0 +1,139 @@
+"""``python -m rewards train|evaluate|score|checklist``: the reward model from the command line.
+
+Errors in the input (a bad config, a missing column, an unreadable video or checkpoint) end the command
+with exit status 2 and a one-line reason on stderr. Heavy modules are imported inside the commands, so
+``--help`` and argument errors answer at once.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from rewards.config import RewardConfig
+
+    config = RewardConfig.from_file(args.config)  # before the heavy imports: a bad config answers at once
+    from rewards.train import train
+
+    if args.base:
+        config = replace(config, model=replace(config.model, base=args.base))
+    result = train(args.data, config, args.out, media_dir=args.media, val_csv=args.val, cache_dir=args.cache,
+                   resume_from=args.resume)
+    print(json.dumps({"model_dir": str(result.model_dir), "global_step": result.global_step,
+                      "epochs": result.epochs, "skipped_pairs": result.skipped_pairs, "validation": result.val_report},
+                     indent=2))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from rewards.evaluate import evaluate
+
+    result = evaluate(args.model, args.data, args.out, media_dir=args.media, cache_dir=args.cache,
+                      batch_size=args.batch_size, n_boot=args.bootstrap)
+    print(json.dumps({"n_pairs": result.n_pairs, "skipped_pairs": result.skipped_pairs, "report": result.report,
+                      "files": [str(f) for f in result.files]}, indent=2))
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from rewards.scorer import RewardScorer
+
+    source = Path(args.input)
+    if not source.is_file():
+        raise FileNotFoundError(f"input file not found: {source}")
+    with source.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not {"path", "prompt"} <= set(reader.fieldnames or []):
+            raise ValueError(f"{source}: needs columns 'path' and 'prompt'")
+        rows = list(reader)
+    media = Path(args.media) if args.media else source.parent
+    scorer = RewardScorer.from_pretrained(args.model, cache_dir=args.cache)
+    scores = scorer.score([media / r["path"] for r in rows], [r["prompt"] for r in rows], batch_size=args.batch_size)
+    out = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    try:
+        writer = csv.writer(out)
+        writer.writerow(["path", "prompt", "VQ", "MQ", "TA", "Overall"])
+        for row, score in zip(rows, scores, strict=True):
+            writer.writerow([row["path"], row["prompt"], *(f"{score[k]:.6f}" for k in ("VQ", "MQ", "TA", "Overall"))])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def _checklist(args: argparse.Namespace) -> int:
+    from rewards.checklist_model import evaluate_checklist_model, fit_checklist_model, read_checklist_jsonl
+
+    data = read_checklist_jsonl(args.data)
+    summary = {}
+    for dim, (fa, fb, labels) in data.items():
+        if not ((labels == 1) | (labels == -1)).any():
+            summary[dim] = {"skipped": "no decided (A or B) pairs in the export"}
+            continue
+        model = fit_checklist_model(dim, fa, fb, labels)
+        evaluation = evaluate_checklist_model(model, fa, fb, labels)
+        summary[dim] = {"weights": dict(zip(model.keys, model.weights, strict=True)), "dropped": list(model.dropped),
+                        "with_ties": evaluation.with_ties, "epsilon": evaluation.epsilon,
+                        "without_ties": evaluation.without_ties, "n": evaluation.n}
+    Path(args.out).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rewards", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a reward model from a VideoAlign-layout CSV")
+    p.add_argument("--data", required=True, help="preference CSV (path_A, path_B, prompt, VQ, MQ, TA, ...)")
+    p.add_argument("--config", required=True, help="JSON or TOML config with sections video/model/train")
+    p.add_argument("--out", required=True, help="output directory (checkpoints/, model/, metrics.jsonl)")
+    p.add_argument("--media", help="folder the CSV's video paths are relative to (default: the CSV's folder)")
+    p.add_argument("--val", help="validation CSV (default: hold out prompts of --data)")
+    p.add_argument("--cache", help="clip cache folder (default: OUT/clip_cache)")
+    p.add_argument("--resume", help="checkpoint directory to resume from")
+    p.add_argument("--base", help="base-model directory (overrides model.base of the config)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="accuracy with/without ties, CIs and plots on a preference CSV")
+    p.add_argument("--model", required=True, help="trained model directory (OUT/model)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--media")
+    p.add_argument("--cache")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("score", help="score videos: CSV with columns path,prompt → CSV of normalised scores")
+    p.add_argument("--model", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--out", default="-", help="output CSV (default: stdout)")
+    p.add_argument("--media")
+    p.add_argument("--cache")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.set_defaults(func=_score)
+
+    p = sub.add_parser("checklist", help="fit the interpretable checklist model from a JSONL export")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True, help="JSON file for the weights and accuracies")
+    p.set_defaults(func=_checklist)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as exc:  # config, data, video and checkpoint errors are ValueErrors
+        print(f"error: {exc}".splitlines()[0], file=sys.stderr)
+        return 2

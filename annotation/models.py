@@ -6,7 +6,7 @@ import random
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Greatest, Least, MD5
+from django.db.models.functions import MD5, Greatest, Least
 
 from annotation.checklists import DEFAULT_CHECKLIST
 

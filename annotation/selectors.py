@@ -1,7 +1,9 @@
 """Reads. Views call one selector or one service; nothing here writes."""
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import Count, Q
+from django.urls import reverse
 
 from annotation.errors import NotFound
 from annotation.models import Assignment, Comparison, Judgement, Membership, Project, Video
@@ -12,13 +14,13 @@ def project_for_role(*, slug: str, user: AbstractBaseUser, roles: tuple[str, ...
 
     Anything else, including a project that exists but is not theirs, is "not found": existence is not leaked.
     """
-    project = Project.objects.filter(slug=slug).first()
-    if project is not None:
-        if user.is_staff and "manager" in roles:
-            return project
-        if Membership.objects.filter(project=project, user=user, role__in=roles).exists():
-            return project
-    raise NotFound("No such project.")
+    if user.is_staff and "manager" in roles:
+        project = Project.objects.filter(slug=slug).first()
+    else:
+        project = next(iter(Project.objects.raw(_PROJECT_FOR_ROLE_SQL, [slug, user.pk, list(roles)])), None)
+    if project is None:
+        raise NotFound("No such project.")
+    return project
 
 
 def projects_for_user(*, user: AbstractBaseUser) -> list[tuple[Project, str]]:
@@ -29,10 +31,61 @@ def projects_for_user(*, user: AbstractBaseUser) -> list[tuple[Project, str]]:
     return [(m.project, m.role) for m in memberships]
 
 
-def assignment_for_display(*, assignment_id: int) -> Assignment:
-    return Assignment.objects.select_related(
-        "comparison__prompt", "comparison__video_a", "comparison__video_b", "project"
-    ).get(pk=assignment_id)
+_ASSIGNMENT_PAYLOAD_SQL = """
+SELECT a.id, a.left_is_a, a.expires_at, p.slug, p.checklist, p.asks_overall, p.asks_mos, pr.text,
+       va.id, va.file, va.url, va.fps, va.num_frames, va.width, va.height, va.duration,
+       vb.id, vb.file, vb.url, vb.fps, vb.num_frames, vb.width, vb.height, vb.duration
+FROM annotation_assignment a
+JOIN annotation_project p ON p.id = a.project_id
+JOIN annotation_comparison c ON c.id = a.comparison_id
+JOIN annotation_prompt pr ON pr.id = c.prompt_id
+JOIN annotation_video va ON va.id = c.video_a_id
+JOIN annotation_video vb ON vb.id = c.video_b_id
+WHERE a.id = %s
+"""
+
+
+def _video(row: tuple) -> dict:
+    video_id, file, url, fps, num_frames, width, height, duration = row
+    return {
+        "url": reverse("api:video-file", kwargs={"video_id": video_id}) if file else url,
+        "fps": fps,
+        "num_frames": num_frames,
+        "width": width,
+        "height": height,
+        "duration": duration,
+    }
+
+
+def assignment_payload(*, assignment_id: int) -> dict:
+    """What the annotator is shown: the prompt, the two videos as left/right, the checklist. Never the
+    generator, which video is A, or whether it is gold."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ASSIGNMENT_PAYLOAD_SQL, [assignment_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("No such assignment.")
+    (assignment_id, left_is_a, expires_at, slug, checklist, asks_overall, asks_mos, prompt) = row[:8]
+    video_a, video_b = _video(row[8:16]), _video(row[16:24])
+    left, right = (video_a, video_b) if left_is_a else (video_b, video_a)
+    return {
+        "id": assignment_id,
+        "project": slug,
+        "prompt": {"text": prompt},
+        "left": left,
+        "right": right,
+        "dimensions": ["VQ", "MQ", "TA", "Overall"] if asks_overall else ["VQ", "MQ", "TA"],
+        "checklist": checklist,
+        "asks_mos": asks_mos,
+        "expires_at": expires_at,
+    }
+
+
+_PROJECT_FOR_ROLE_SQL = """
+SELECT p.* FROM annotation_project p
+WHERE p.slug = %s AND EXISTS (
+    SELECT 1 FROM annotation_membership m WHERE m.project_id = p.id AND m.user_id = %s AND m.role = ANY(%s))
+"""
 
 
 def video_visible_to(*, video_id: int, user: AbstractBaseUser) -> Video:

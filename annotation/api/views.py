@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from annotation import selectors
 from annotation.api.media import ranged_file_response
-from annotation.api.serializers import AssignmentOutput, assignment_payload
+from annotation.api.serializers import AssignmentOutput
 from annotation.models import Membership
 from annotation.services.judgements import SubmittedJudgement, judgement_submit
 from annotation.services.leases import assignment_claim, assignment_heartbeat, assignment_skip
@@ -36,11 +36,10 @@ class NextAssignmentApi(APIView):
     @extend_schema(request=None, responses={200: AssignmentOutput, 204: None})
     def post(self, request, slug: str):
         project = selectors.project_for_role(slug=slug, user=request.user, roles=ANNOTATOR)
-        assignment = assignment_claim(project=project, annotator=request.user)
-        if assignment is None:
+        assignment_id = assignment_claim(project=project, annotator=request.user)
+        if assignment_id is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        assignment = selectors.assignment_for_display(assignment_id=assignment.pk)
-        return Response(AssignmentOutput(assignment_payload(assignment)).data)
+        return Response(selectors.assignment_payload(assignment_id=assignment_id))
 
 
 class SubmitAssignmentApi(APIView):
@@ -69,14 +68,14 @@ class SubmitAssignmentApi(APIView):
     def post(self, request, assignment_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        judgement, created = judgement_submit(
+        stored = judgement_submit(
             assignment_id=assignment_id,
             annotator=request.user,
             submission=SubmittedJudgement(**data.validated_data),
         )
-        body = {"id": judgement.pk, "assignment": judgement.assignment_id, "created_at": judgement.created_at}
+        body = {"id": stored.id, "assignment": stored.assignment_id, "created_at": stored.created_at}
         return Response(
-            self.OutputSerializer(body).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            self.OutputSerializer(body).data, status=status.HTTP_201_CREATED if stored.created else status.HTTP_200_OK
         )
 
 

@@ -1,13 +1,16 @@
 """Submitting a judgement: validate against the project, un-swap left/right into A/B, store atomically."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from annotation.checklists import checklist_keys
 from annotation.errors import Conflict, InvalidInput
-from annotation.models import Assignment, Comparison, Judgement, Project
+from annotation.models import MOS_FIELDS, Assignment, Project
 from annotation.services.leases import lock_own_assignment, reacquire_expired_slot
 
 SHOWN_CHOICES = ("left", "right", "tie")
@@ -99,52 +102,78 @@ def _unswap(assignment: Assignment, submission: SubmittedJudgement) -> dict[str,
     return fields
 
 
-def _replay(annotator: AbstractBaseUser, assignment_id: int, key: str) -> Judgement | None:
-    """The judgement stored by an earlier request with the same idempotency key, if any."""
-    if not key:
-        return None
-    earlier = Judgement.objects.filter(annotator=annotator, idempotency_key=key).first()
-    if earlier is not None and earlier.assignment_id != assignment_id:
-        raise Conflict("This idempotency key was already used for another assignment.")
-    return earlier
+@dataclass(frozen=True)
+class StoredJudgement:
+    id: int
+    assignment_id: int
+    created_at: datetime
+    created: bool
+
+
+# One statement stores the judgement, closes the lease and counts it on the comparison.
+_STORE_SQL = """
+WITH judgement AS (
+    INSERT INTO annotation_judgement
+        (comparison_id, annotator_id, assignment_id, source, vq, mq, ta, overall, checklist,
+         mos_a_vq, mos_a_mq, mos_a_ta, mos_b_vq, mos_b_mq, mos_b_ta, lead_time_ms, idempotency_key, created_at)
+    VALUES (%(comparison)s, %(annotator)s, %(assignment)s, 'annotator', %(vq)s, %(mq)s, %(ta)s, %(overall)s,
+            %(checklist)s, %(mos_a_vq)s, %(mos_a_mq)s, %(mos_a_ta)s, %(mos_b_vq)s, %(mos_b_mq)s, %(mos_b_ta)s,
+            %(lead_time_ms)s, %(idempotency_key)s, %(now)s)
+    RETURNING id, created_at
+), lease AS (
+    UPDATE annotation_assignment SET state = 'submitted', updated_at = %(now)s WHERE id = %(assignment)s
+), counted AS (
+    UPDATE annotation_comparison SET judgement_count = judgement_count + 1 WHERE id = %(comparison)s
+)
+SELECT id, created_at FROM judgement
+"""
+
+_EARLIER_SQL = "SELECT id, idempotency_key, created_at FROM annotation_judgement WHERE assignment_id = %s"
+
+
+def _replay(assignment: Assignment, key: str) -> StoredJudgement:
+    """A submitted assignment: the stored result for a retry with the same key, else a conflict."""
+    with connection.cursor() as cursor:
+        cursor.execute(_EARLIER_SQL, [assignment.pk])
+        row = cursor.fetchone()
+    if row is not None and key and row[1] == key:
+        return StoredJudgement(id=row[0], assignment_id=assignment.pk, created_at=row[2], created=False)
+    raise Conflict("This assignment was already submitted.")
 
 
 def judgement_submit(
     *, assignment_id: int, annotator: AbstractBaseUser, submission: SubmittedJudgement
-) -> tuple[Judgement, bool]:
-    """Store the annotator's judgement for their assignment. Returns (judgement, created).
+) -> StoredJudgement:
+    """Store the annotator's judgement for their assignment, in A/B terms.
 
     A retry with the same idempotency key returns the first result and stores nothing.
     """
-    earlier = _replay(annotator, assignment_id, submission.idempotency_key)
-    if earlier is not None:
-        return earlier, False
     try:
         with transaction.atomic():
             comparison, assignment = lock_own_assignment(assignment_id, annotator)
-            project = Project.objects.get(pk=assignment.project_id)
-            _validate(project, submission)
             if assignment.state == Assignment.State.SUBMITTED:
-                raise Conflict("This assignment was already submitted.")
+                return _replay(assignment, submission.idempotency_key)
+            project = next(iter(Project.objects.raw("SELECT * FROM annotation_project WHERE id = %s", [assignment.project_id])))
+            _validate(project, submission)
             if assignment.state == Assignment.State.SKIPPED:
                 raise Conflict("This assignment was skipped; it can no longer be submitted.")
             if assignment.state == Assignment.State.EXPIRED:
                 reacquire_expired_slot(comparison, assignment, action="judgement")
-            judgement = Judgement.objects.create(
-                comparison=comparison,
-                annotator=annotator,
-                assignment=assignment,
-                lead_time_ms=submission.lead_time_ms,
-                idempotency_key=submission.idempotency_key,
+            now = timezone.now()
+            values = {
+                "comparison": comparison.pk,
+                "annotator": annotator.pk,
+                "assignment": assignment.pk,
+                "lead_time_ms": submission.lead_time_ms,
+                "idempotency_key": submission.idempotency_key,
+                "now": now,
+                **dict.fromkeys(MOS_FIELDS),
                 **_unswap(assignment, submission),
-            )
-            assignment.state = Assignment.State.SUBMITTED
-            assignment.save(update_fields=["state", "updated_at"])
-            Comparison.objects.filter(pk=comparison.pk).update(judgement_count=comparison.judgement_count + 1)
-    except IntegrityError:
-        # Two requests with the same key raced past `_replay`; the loser returns the winner's judgement.
-        earlier = _replay(annotator, assignment_id, submission.idempotency_key)
-        if earlier is None:
-            raise
-        return earlier, False
-    return judgement, True
+            }
+            values["checklist"] = Jsonb(values["checklist"])
+            with connection.cursor() as cursor:
+                cursor.execute(_STORE_SQL, values)
+                judgement_id, created_at = cursor.fetchone()
+    except IntegrityError as error:
+        raise Conflict("This idempotency key was already used for another judgement.") from error
+    return StoredJudgement(id=judgement_id, assignment_id=assignment.pk, created_at=created_at, created=True)

@@ -7,11 +7,11 @@ wait for each other.
 
 import logging
 import random
+import time
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from annotation.errors import Conflict, NotFound
@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 ACTIVE = Assignment.State.ACTIVE
 RECLAIM_BATCH = 500
+RECLAIM_INTERVAL = 2.0  # seconds
 
 # Comparisons with a free slot that this annotator has not judged, skipped or currently holds, in serving
 # order from a start key. The partial index `comparison_open_queue` serves it as a range scan.
@@ -88,95 +89,117 @@ def _lease_expiry(project: Project) -> datetime:
     return timezone.now() + timedelta(seconds=project.lease_ttl_seconds)
 
 
-def _refresh_live_lease(project: Project, annotator: AbstractBaseUser) -> Assignment | None:
-    live = Assignment.objects.filter(project=project, annotator=annotator, state=ACTIVE).first()
-    if live is None:
-        return None
-    expires_at = _lease_expiry(project)
-    # Conditional on still being active: a concurrent reclaim may have just taken it.
-    if Assignment.objects.filter(pk=live.pk, state=ACTIVE).update(expires_at=expires_at) == 0:
-        return None
-    live.expires_at = expires_at
-    return live
+# Extend this annotator's live lease in the project, if any (served by the one-active-lease unique index).
+_REFRESH_LIVE_SQL = """
+UPDATE annotation_assignment SET expires_at = %(expires)s, updated_at = %(now)s
+WHERE annotator_id = %(annotator)s AND project_id = %(project)s AND state = 'active'
+RETURNING id
+"""
+
+# Take a slot: the queue pattern, one statement. The subquery's row lock makes the decrement race-free.
+_TAKE_SLOT_SQL = f"""
+UPDATE annotation_comparison SET remaining = remaining - 1
+WHERE id = ({_OPEN_CANDIDATE_SQL})
+RETURNING id
+"""
+
+# One row per (comparison, annotator): an expired lease of the same annotator is reused, not duplicated.
+_LEASE_SQL = """
+INSERT INTO annotation_assignment
+    (project_id, comparison_id, annotator_id, left_is_a, state, expires_at, created_at, updated_at)
+VALUES (%(project)s, %(comparison)s, %(annotator)s, %(left_is_a)s, 'active', %(expires)s, %(now)s, %(now)s)
+ON CONFLICT (comparison_id, annotator_id) DO UPDATE
+    SET state = 'active', expires_at = EXCLUDED.expires_at, left_is_a = EXCLUDED.left_is_a,
+        updated_at = EXCLUDED.updated_at
+RETURNING id
+"""
+
+_last_reclaim = 0.0
 
 
-def _candidate(sql: str, project: Project, annotator: AbstractBaseUser) -> int | None:
-    """The first candidate in serving order: prioritised keys (< 0) first, then from a random start, wrapping."""
-    start = random.random()
-    ranges = ((float("-inf"), 0.0), (start, float("inf")), (0.0, start))
+def _reclaim_now_and_then() -> None:
+    """Reclaim at most every RECLAIM_INTERVAL seconds per process; beat and empty queues do the rest."""
+    global _last_reclaim
+    now = time.monotonic()
+    if now - _last_reclaim >= RECLAIM_INTERVAL:
+        _last_reclaim = now
+        leases_reclaim_expired()
+
+
+def _first_row(sql: str, params: dict) -> int | None:
     with connection.cursor() as cursor:
-        for low, high in ranges:
-            cursor.execute(sql, {"project": project.pk, "annotator": annotator.pk, "low": low, "high": high})
-            row = cursor.fetchone()
-            if row is not None:
-                return row[0]
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _claim(project: Project, annotator: AbstractBaseUser, sql: str) -> int | None:
+    """Take the first candidate in serving order and lease it; prioritised keys (< 0) first, then from a
+    random start, wrapping around. Returns the assignment id."""
+    start = random.random()
+    now = timezone.now()
+    params = {"project": project.pk, "annotator": annotator.pk}
+    with transaction.atomic():
+        for low, high in ((float("-inf"), 0.0), (start, float("inf")), (0.0, start)):
+            comparison_id = _first_row(sql, params | {"low": low, "high": high})
+            if comparison_id is not None:
+                lease = {
+                    "comparison": comparison_id,
+                    "left_is_a": random.random() < 0.5,
+                    "expires": now + timedelta(seconds=project.lease_ttl_seconds),
+                    "now": now,
+                }
+                return _first_row(_LEASE_SQL, params | lease)
     return None
 
 
-def _lease(project: Project, annotator: AbstractBaseUser, comparison_id: int) -> Assignment:
-    assignment, _ = Assignment.objects.update_or_create(
-        comparison_id=comparison_id,
-        annotator=annotator,
-        defaults={
-            "project": project,
-            "state": ACTIVE,
-            "expires_at": _lease_expiry(project),
-            "left_is_a": random.random() < 0.5,
-        },
-    )
-    return assignment
+def _claim_any(project: Project, annotator: AbstractBaseUser) -> int | None:
+    if project.gold_rate > 0 and random.random() < project.gold_rate:
+        gold = _claim(project, annotator, _GOLD_CANDIDATE_SQL)
+        if gold is not None:
+            return gold
+    return _claim(project, annotator, _TAKE_SLOT_SQL)
 
 
-def _claim_gold(project: Project, annotator: AbstractBaseUser) -> Assignment | None:
-    with transaction.atomic():
-        comparison_id = _candidate(_GOLD_CANDIDATE_SQL, project, annotator)
-        if comparison_id is None:
-            return None
-        return _lease(project, annotator, comparison_id)
-
-
-def _claim_open(project: Project, annotator: AbstractBaseUser) -> Assignment | None:
-    with transaction.atomic():
-        comparison_id = _candidate(_OPEN_CANDIDATE_SQL, project, annotator)
-        if comparison_id is None:
-            return None
-        # The row is locked FOR UPDATE by the candidate query, so this decrement cannot race.
-        Comparison.objects.filter(pk=comparison_id).update(remaining=F("remaining") - 1)
-        return _lease(project, annotator, comparison_id)
-
-
-def assignment_claim(*, project: Project, annotator: AbstractBaseUser) -> Assignment | None:
-    """The annotator's next assignment: their live lease if they hold one, else a newly claimed slot.
-
-    Returns None when nothing is left for this annotator. Gold comparisons are injected at the project's rate.
+def assignment_claim(*, project: Project, annotator: AbstractBaseUser) -> int | None:
+    """The id of the annotator's next assignment: their live lease if they hold one (extended), else a newly
+    claimed slot. None when nothing is left for this annotator. Gold comparisons are injected at the project's
+    rate.
     """
     for _attempt in range(3):
-        live = _refresh_live_lease(project, annotator)
-        if live is not None:
-            return live
-        leases_reclaim_expired()
+        now = timezone.now()
+        refresh = {"project": project.pk, "annotator": annotator.pk, "now": now, "expires": _lease_expiry(project)}
+        assignment_id = _first_row(_REFRESH_LIVE_SQL, refresh)
+        if assignment_id is not None:
+            return assignment_id
+        _reclaim_now_and_then()
         try:
-            if project.gold_rate > 0 and random.random() < project.gold_rate:
-                gold = _claim_gold(project, annotator)
-                if gold is not None:
-                    return gold
-            return _claim_open(project, annotator)
+            assignment_id = _claim_any(project, annotator)
+            if assignment_id is None and leases_reclaim_expired() > 0:
+                assignment_id = _claim_any(project, annotator)
+            return assignment_id
         except IntegrityError:
             # Lost a race: a concurrent `next` of the same annotator took the one active lease (returned on
             # the next pass), or the slot count reached zero under us.
             logger.info("claim by annotator %s on %s lost a race; trying again", annotator.pk, project)
-    return _refresh_live_lease(project, annotator)
+    return None
+
+
+# Raw SQL on the hot path: building these through the ORM cost more than running them.
+_LOCK_COMPARISON_SQL = """
+SELECT c.* FROM annotation_comparison c
+WHERE c.id = (SELECT comparison_id FROM annotation_assignment WHERE id = %s AND annotator_id = %s)
+FOR UPDATE OF c
+"""
+_LOCK_ASSIGNMENT_SQL = "SELECT * FROM annotation_assignment WHERE id = %s FOR UPDATE"
 
 
 def lock_own_assignment(assignment_id: int, annotator: AbstractBaseUser) -> tuple[Comparison, Assignment]:
     """Lock the comparison, then the assignment (the global lock order). Someone else's assignment is 404."""
-    comparison_id = (
-        Assignment.objects.filter(pk=assignment_id, annotator=annotator).values_list("comparison_id", flat=True).first()
-    )
-    if comparison_id is None:
+    comparison = next(iter(Comparison.objects.raw(_LOCK_COMPARISON_SQL, [assignment_id, annotator.pk])), None)
+    if comparison is None:
         raise NotFound("No such assignment.")
-    comparison = Comparison.objects.select_for_update().get(pk=comparison_id)
-    assignment = Assignment.objects.select_for_update().get(pk=assignment_id)
+    assignment = next(iter(Assignment.objects.raw(_LOCK_ASSIGNMENT_SQL, [assignment_id])))
     return comparison, assignment
 
 

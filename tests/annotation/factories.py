@@ -7,8 +7,9 @@ import factory
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from annotation.models import Comparison, Membership, Project, Prompt, Video
+from annotation.models import Assignment, Comparison, Membership, Project, Prompt, Video
 from annotation.services.comparisons import comparison_create
+from annotation.services.leases import assignment_claim
 from annotation.services.projects import membership_set, project_create
 from tests.annotation.clips import write_clip
 
@@ -64,3 +65,9 @@ def make_comparisons(project: Project, count: int, *, with_files: bool = False, 
             comparison_create(project=project, prompt=prompt, video_a=video_a, video_b=video_b, **kwargs)
         )
     return comparisons
+
+
+def claim(project: Project, annotator) -> Assignment | None:
+    """The annotator's next lease as a model instance (None when nothing is left)."""
+    assignment_id = assignment_claim(project=project, annotator=annotator)
+    return None if assignment_id is None else Assignment.objects.get(pk=assignment_id)

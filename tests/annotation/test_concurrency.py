@@ -8,8 +8,7 @@ from django.db import connection
 
 from annotation.models import Assignment, Comparison, Judgement
 from annotation.services.judgements import SubmittedJudgement, judgement_submit
-from annotation.services.leases import assignment_claim
-from tests.annotation.factories import make_comparisons, make_member, make_project
+from tests.annotation.factories import claim, make_comparisons, make_member, make_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,7 +45,7 @@ def test_racing_annotators_never_share_a_slot_and_fill_exactly_k():
     def work(index: int) -> None:
         user = users[index]
         for step in range(comparisons + 1):
-            lease = assignment_claim(project=project, annotator=user)
+            lease = claim(project, user)
             if lease is None:
                 return
             with lock:
@@ -72,7 +71,7 @@ def test_one_slot_many_claimants_exactly_one_wins():
     winners: list[int] = []
 
     def work(index: int) -> None:
-        if assignment_claim(project=project, annotator=users[index]) is not None:
+        if claim(project, users[index]) is not None:
             winners.append(index)
 
     assert _run_threads(work, len(users)) == []
@@ -88,7 +87,7 @@ def test_the_same_annotator_asking_twice_at_once_gets_one_lease():
     leases: list[int] = []
 
     def work(_index: int) -> None:
-        leases.append(assignment_claim(project=project, annotator=user).pk)
+        leases.append(claim(project, user).pk)
 
     assert _run_threads(work, 4) == []
     assert len(set(leases)) == 1

@@ -135,8 +135,12 @@ def test_flow_dpo_on_the_real_network_starts_at_log2(tiny_model_dir):
 def test_flow_dpo_training_prefers_the_winners(tiny_model_dir, tmp_path):
     gen = load_generator(tiny_model_dir)
     data = _pair_data(gen)
-    result = train(_config(max_steps=12), data, gen, tmp_path / "run")
+    calls = []
+    result = train(_config(max_steps=12), data, gen, tmp_path / "run",
+                   progress=lambda step, total, stats: calls.append((step, total, stats["loss"])))
+    assert [(s, t) for s, t, _ in calls] == [(i, 12) for i in range(1, 13)]
     assert result.history[0]["loss"] == pytest.approx(math.log(2), abs=1e-6)
+    assert calls[-1][2] == result.history[-1]["loss"]
     # judge with fresh noise: the policy's error relative to the reference must fall on winners vs losers
     w, lo, emb = data.latents[:4], data.latents[4:], data.embeds
     policy_w, policy_l = _errors(gen.transformer, w, emb), _errors(gen.transformer, lo, emb)

@@ -174,8 +174,8 @@ def cmd_train_reward(args: argparse.Namespace) -> dict:
     comparisons = load_export_comparisons(args.pairs, config.dimensions)
     spec = ClipSpec(args.frames, args.height, args.width)
     data = prepare_comparisons(generator, comparisons, config.dimensions, spec, args.out / "latent_cache")
-    train_latent_reward(generator.transformer, data, config, args.out)
-    return {"out": str(args.out), **config.history[-1]}
+    result = train_latent_reward(generator.transformer, data, config, args.out)
+    return {"out": str(args.out), **result.history[-1]}
 
 
 def _prompts(args: argparse.Namespace) -> list[str]:

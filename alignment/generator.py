@@ -64,8 +64,16 @@ class Generator:
         return embeds.to(self.transformer.dtype)
 
     def sampling_scheduler(self) -> FlowMatchEulerDiscreteScheduler:
-        """A scheduler of our own: a pipeline call overwrites the pipeline scheduler's table."""
-        return FlowMatchEulerDiscreteScheduler.from_config(self.pipe.scheduler.config)
+        """A flow-matching Euler scheduler of our own (a pipeline call overwrites its scheduler's table).
+
+        Released Wan checkpoints ship a UniPC scheduler whose shift is called `flow_shift`: carry it over.
+        """
+        config = self.pipe.scheduler.config
+        if isinstance(self.pipe.scheduler, FlowMatchEulerDiscreteScheduler):
+            return FlowMatchEulerDiscreteScheduler.from_config(config)
+        return FlowMatchEulerDiscreteScheduler(
+            num_train_timesteps=config.get("num_train_timesteps", 1000), shift=config.get("flow_shift", 1.0)
+        )
 
 
 def load_generator(model_dir: str | Path, dtype: torch.dtype = torch.float32, device: str = "cpu") -> Generator:

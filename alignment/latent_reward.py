@@ -121,7 +121,6 @@ class LatentRewardConfig:
     max_steps: int = 200
     seed: int = 0
     progress_bar: bool = True
-    history: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.dimensions = tuple(self.dimensions)
@@ -135,14 +134,20 @@ class LatentRewardConfig:
             raise ConfigError("dimensions must not be empty")
 
 
+@dataclass
+class LatentRewardResult:
+    model: LatentRewardModel
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
 def train_latent_reward(
     transformer: WanTransformer3DModel,
     data: ComparisonData,
     config: LatentRewardConfig,
     out_dir: str | Path,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
-) -> LatentRewardModel:
-    """BTT on pairs noised with one ε and one σ per pair; only the heads learn."""
+) -> LatentRewardResult:
+    """BTT on pairs noised with one ε and one σ per pair; only the heads learn. Saved to `out_dir`."""
     if tuple(data.dimensions) != config.dimensions:
         raise ConfigError(f"data dimensions {data.dimensions} differ from the config's {config.dimensions}")
     torch.manual_seed(config.seed)
@@ -169,7 +174,5 @@ def train_latent_reward(
         if progress is not None:
             progress(step + 1, config.max_steps, out.stats)
     model.eval()
-    cfg = {k: v for k, v in asdict(config).items() if k != "history"}
-    model.save(out_dir, extra={"training": cfg, "final": history[-1]})
-    config.history = history
-    return model
+    model.save(out_dir, extra={"training": asdict(config), "final": history[-1]})
+    return LatentRewardResult(model, history)

@@ -92,3 +92,13 @@ def test_load_errors_name_the_directory(tmp_path, tiny_model_dir):
     (broken / "generator.json").write_text(json.dumps({"codec": {"kind": "jpeg"}}))
     with pytest.raises(GeneratorLoadError, match="unknown codec kind 'jpeg'"):
         load_generator(broken)
+
+
+def test_sampling_scheduler_is_separate_and_keeps_a_unipc_flow_shift(tiny_model_dir):
+    from diffusers import UniPCMultistepScheduler
+
+    gen = load_generator(tiny_model_dir)
+    ours = gen.sampling_scheduler()
+    assert ours is not gen.pipe.scheduler and ours.config.shift == 7.0
+    gen.pipe.scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+    assert gen.sampling_scheduler().config.shift == 3.0

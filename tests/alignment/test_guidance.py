@@ -104,7 +104,7 @@ def test_latent_reward_model_learns_a_preference_from_noisy_latents(reward_setup
     data = ComparisonData(latents, gen.encode_prompts(["a"]), rows, labels, ("VQ",))
     config = LatentRewardConfig(num_blocks=1, dimensions=("VQ",), head_hidden=16, max_steps=150, learning_rate=3e-3,
                                 progress_bar=False)
-    model = train_latent_reward(gen.transformer, data, config, tmp_path / "lrm")
+    model = train_latent_reward(gen.transformer, data, config, tmp_path / "lrm").model
     # held-out pairs at a moderate noise level: the learned reward must rank them mostly right
     offsets = torch.linspace(-0.5, 0.5, 64)[torch.randperm(64, generator=g)]
     test = torch.randn(64, *LATENT, generator=g) + offsets.view(-1, 1, 1, 1, 1)

@@ -270,6 +270,9 @@ def train(
     device = accelerator.device
     history: list[dict[str, float]] = []
     stopper = _EarlyStopping(config.early_stopping_patience, out_dir / "best_lora")
+    if resume:
+        history = [h for h in _read_history(out_dir) if h["step"] <= start]
+        stopper.restore(start)
     bar = tqdm(total=config.max_steps, initial=start, disable=not config.progress_bar, desc=config.method)
     step = start
     while step < config.max_steps and not stopper.stop:
@@ -301,6 +304,7 @@ def train(
             progress(step, config.max_steps, stats)
         if config.checkpoint_every and step % config.checkpoint_every == 0:
             save_checkpoint(transformer, optimizer, step, config, out_dir)
+            (out_dir / "history.json").write_text(json.dumps(history, indent=2))
     bar.close()
     transformer.eval()
     if not (out_dir / CHECKPOINTS / f"step-{step:07d}").exists():
@@ -317,6 +321,11 @@ def train(
     )
 
 
+def _read_history(out_dir: Path) -> list[dict[str, float]]:
+    path = out_dir / "history.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
 class _EarlyStopping:
     """Keeps the LoRA of the best held-out implicit accuracy; stops after `patience` evaluations without gain."""
 
@@ -325,6 +334,12 @@ class _EarlyStopping:
         self.best: float | None = None
         self.since_best = 0
         self.stop = False
+
+    def restore(self, step: int) -> None:
+        """On resume: the best held-out accuracy reached up to `step`, if one was recorded."""
+        path = self.best_dir / "best.json"
+        if path.exists() and (best := json.loads(path.read_text()))["step"] <= step:
+            self.best = best["heldout_implicit_accuracy"]
 
     def update(self, accuracy: float, transformer: torch.nn.Module, step: int) -> None:
         if self.best is None or accuracy > self.best:

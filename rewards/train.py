@@ -273,7 +273,9 @@ def train(
                  "val": report, "normalization": asdict(normalization),
                  "data_wait_share": wait_s / total if total else 0.0,
                  "pairs_per_second": pairs / total if total else 0.0,
-                 "cache_hits": cache.hits, "cache_misses": cache.misses, "skipped_pairs": len(skips.pairs)})
+                 "skipped_pairs": len(skips.pairs),
+                 # Worker processes keep their own counters, so these are only known without workers.
+                 **({"cache_hits": cache.hits, "cache_misses": cache.misses} if cfg.num_workers == 0 else {})})
             epochs_done = epoch + 1
             last_ckpt = checkpoint(epochs_done, 0)
     finally:

@@ -119,6 +119,7 @@ def build_tiny_tokenizer(vocab_size: int = 320) -> PreTrainedTokenizerFast:
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
+        show_progress=False,
         special_tokens=["<pad>", "</s>", "<unk>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("projects/", views.ProjectListApi.as_view(), name="project-list"),
     path("projects/<slug:slug>/next/", views.NextAssignmentApi.as_view(), name="project-next"),
     path("projects/<slug:slug>/progress/", views.ProjectProgressApi.as_view(), name="project-progress"),
+    path("projects/<slug:slug>/quality/", views.ProjectQualityApi.as_view(), name="project-quality"),
     path("assignments/<int:assignment_id>/submit/", views.SubmitAssignmentApi.as_view(), name="assignment-submit"),
     path("assignments/<int:assignment_id>/skip/", views.SkipAssignmentApi.as_view(), name="assignment-skip"),
     path(

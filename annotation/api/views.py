@@ -10,6 +10,7 @@ from annotation import selectors
 from annotation.api.media import ranged_file_response
 from annotation.api.serializers import AssignmentOutput
 from annotation.models import Membership
+from annotation.selectors_quality import project_quality
 from annotation.services.judgements import SubmittedJudgement, judgement_submit
 from annotation.services.leases import assignment_claim, assignment_heartbeat, assignment_skip
 
@@ -104,6 +105,13 @@ class ProjectProgressApi(APIView):
     def get(self, request, slug: str):
         project = selectors.project_for_role(slug=slug, user=request.user, roles=MANAGER)
         return Response(selectors.project_progress(project=project))
+
+
+class ProjectQualityApi(APIView):
+    @extend_schema(responses=dict)
+    def get(self, request, slug: str):
+        project = selectors.project_for_role(slug=slug, user=request.user, roles=MANAGER)
+        return Response(project_quality(project=project))
 
 
 class VideoFileApi(APIView):

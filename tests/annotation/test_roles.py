@@ -39,6 +39,8 @@ MATRIX = {
              "staff": 404, "anonymous": 401},
     "progress": {"holder": 404, "annotator": 404, "other_annotator": 404, "manager": 200, "other_manager": 404,
                  "staff": 200, "anonymous": 401},
+    "quality": {"holder": 404, "annotator": 404, "other_annotator": 404, "manager": 200, "other_manager": 404,
+                "staff": 200, "anonymous": 401},
     "video": {"holder": 200, "annotator": 404, "other_annotator": 404, "manager": 200, "other_manager": 404,
               "staff": 200, "anonymous": 401},
     "heartbeat": {"holder": 200, "annotator": 404, "other_annotator": 404, "manager": 404, "other_manager": 404,
@@ -54,6 +56,8 @@ def _call(endpoint, client, project, lease, video_url):
         return client.post(f"/api/v1/projects/{project.slug}/next/")
     if endpoint == "progress":
         return client.get(f"/api/v1/projects/{project.slug}/progress/")
+    if endpoint == "quality":
+        return client.get(f"/api/v1/projects/{project.slug}/quality/")
     if endpoint == "video":
         return client.get(video_url)
     if endpoint == "heartbeat":

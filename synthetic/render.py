@@ -64,13 +64,14 @@ PALETTE_HUES: dict[str, float] = {
 SUBJECT_SATURATION = 0.85
 SUBJECT_VALUE = 0.92
 # Circumradius multipliers that give the shapes comparable areas.
-SHAPE_SCALE: dict[str, float] = {"circle": 1.0, "square": 1.2, "triangle": 1.4, "star": 1.6}
+SHAPE_SCALE: dict[str, float] = {"circle": 1.0, "square": 1.2, "triangle": 1.4, "star": 1.45}
 STAR_INNER = 0.45
 # A wrong shape morphs towards this one.
 CONFUSED_SHAPE: dict[str, str] = {"circle": "star", "square": "triangle", "triangle": "circle", "star": "square"}
 # A wrong background blends towards this pattern (with the other tint).
 CONFUSED_BACKGROUND: dict[str, str] = {"plain": "striped", "gradient": "noisy", "striped": "plain", "noisy": "gradient"}
-SUBJECT_RADIUS: dict[int, float] = {1: 0.12, 2: 0.095, 3: 0.08, 4: 0.07}
+SUBJECT_RADIUS: dict[int, float] = {1: 0.12, 2: 0.085, 3: 0.07, 4: 0.06}
+GROW_RANGE = 0.6  # a growing subject's radius goes from 1 − 0.3 to 1 + 0.3 times its size
 MOVE_DISTANCE = 0.36
 CAMERA_DISTANCE = 0.2
 BOUNCE_HEIGHT = 0.28
@@ -103,6 +104,8 @@ def shape_vertices(shape: str) -> np.ndarray | None:
     return np.ones({"square": 4, "triangle": 3}[shape])
 
 
+# Rotational symmetry order (a star's ten vertices make a 5-fold shape).
+SYMMETRY: dict[str, int] = {"circle": 0, "square": 4, "triangle": 3, "star": 5}
 SHAPE_ORIENTATION: dict[str, float] = {"circle": 0.0, "square": math.pi / 4, "triangle": -math.pi / 2, "star": -math.pi / 2}
 
 
@@ -178,11 +181,11 @@ def subject_tracks(attrs: PromptAttrs, defects: Defects, seed: int, frames: int)
         along = height[:, None] * np.array([math.cos(a), math.sin(a)])
         centre = centre + np.array([0.0, 0.12])
     elif attrs.action == "rotates":
-        m = len(shape_vertices(attrs.shape))  # type: ignore[arg-type]
+        m = SYMMETRY[attrs.shape]
         # Clockwise on screen (y down), 80% of one symmetry period so the sense is unambiguous.
         angle = angle + (1.0 - 2.0 * wrong) * amplitude * 0.8 * (2.0 * math.pi / m) * tau
     elif attrs.action == "grows":
-        radius = base_radius * (1.0 + 0.9 * (1.0 - 2.0 * wrong) * amplitude * (tau - 0.5))
+        radius = base_radius * (1.0 + GROW_RANGE * (1.0 - 2.0 * wrong) * amplitude * (tau - 0.5))
 
     jitter = rng_for(seed, "jitter").normal(0.0, 0.035 * defects.jitter, size=(n, frames, 2))
     teleport = np.zeros((frames, 2))
@@ -197,7 +200,9 @@ def subject_tracks(attrs: PromptAttrs, defects: Defects, seed: int, frames: int)
     deform_phase = frng.uniform(0.0, 2.0 * math.pi, size=(n, frames, 2))
     brightness = 1.0 - 0.35 * defects.flicker * frng.random((n, frames))
 
-    spacing = 0.26 if n <= 3 else 0.22
+    # Side by side with a gap, at their largest (a growing star included), yet all inside the frame.
+    spacing = 2.7 * float(radius.max()) * (1.0 + 0.12 * defects.flicker * 2)
+    spacing = min(max(spacing, 0.26), 0.8 / max(n - 1, 1))
     rgb = subject_rgb(attrs.color, 180.0 * defects.wrong_color)
     tracks = []
     for i in range(n):

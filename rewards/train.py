@@ -39,7 +39,6 @@ from rewards.data import (
     PairBatch,
     PairCollator,
     PairDataset,
-    PairRecord,
     SkippedPair,
     read_pairs,
     split_by_prompt,
@@ -305,4 +304,4 @@ def _report_dict(predictions: PairPredictions, normalization: Normalization) -> 
     return {k: v.to_dict() for k, v in predictions.report(normalization).items()}
 
 
-__all__ = ["LOSS_FUNCTIONS", "PairRecord", "ProgressCallback", "TrainResult", "train"]
+__all__ = ["LOSS_FUNCTIONS", "ProgressCallback", "TrainResult", "train"]

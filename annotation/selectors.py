@@ -1,9 +1,13 @@
 """Reads. Views call one selector or one service; nothing here writes."""
 
+from datetime import timedelta
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Count, Q
+from django.db.models.functions import Trunc
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation.errors import NotFound
 from annotation.models import Assignment, Comparison, Judgement, Membership, Project, Video
@@ -129,6 +133,7 @@ def project_progress(*, project: Project) -> dict:
     return {
         "comparisons": comparisons,
         "assignments": assignments,
+        "throughput": project_throughput(project=project),
         "judgements": Judgement.objects.filter(comparison__project=project).count(),
         "annotators": [{"username": r["annotator__username"], "judgements": r["judgements"]} for r in per_annotator],
     }
@@ -140,3 +145,19 @@ def managed_project_ids(*, user: AbstractBaseUser) -> list[int]:
     return list(
         Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values_list("project_id", flat=True)
     )
+
+
+def project_throughput(*, project: Project) -> dict:
+    """Judgements per minute over the last hour and per hour over the last two days (for the dashboard chart)."""
+    now = timezone.now()
+    series = {}
+    for name, unit, span in (("per_minute", "minute", timedelta(hours=1)), ("per_hour", "hour", timedelta(days=2))):
+        rows = (
+            Judgement.objects.filter(comparison__project=project, created_at__gte=now - span)
+            .annotate(bucket=Trunc("created_at", unit))
+            .values("bucket")
+            .annotate(n=Count("id"))
+            .order_by("bucket")
+        )
+        series[name] = [{"t": row["bucket"].isoformat(), "judgements": row["n"]} for row in rows]
+    return series

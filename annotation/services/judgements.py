@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 
 from annotation.checklists import checklist_keys
 from annotation.errors import Conflict, InvalidInput
+from annotation.events import emit_project_event
 from annotation.models import MOS_FIELDS, Assignment, Project
 from annotation.services.leases import lock_own_assignment, reacquire_expired_slot
 
@@ -174,6 +175,11 @@ def judgement_submit(
             with connection.cursor() as cursor:
                 cursor.execute(_STORE_SQL, values)
                 judgement_id, created_at = cursor.fetchone()
+            emit_project_event(
+                assignment.project_id,
+                "judgement.created",
+                {"judgement": judgement_id, "comparison": comparison.pk, "annotator": annotator.get_username()},
+            )
     except IntegrityError as error:
         raise Conflict("This idempotency key was already used for another judgement.") from error
     return StoredJudgement(id=judgement_id, assignment_id=assignment.pk, created_at=created_at, created=True)

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotation.errors import NotFound
+from annotation.rawsql import json_value
 from annotation.models import Assignment, Comparison, Judgement, Membership, Project, Video
 
 
@@ -79,7 +80,7 @@ def assignment_payload(*, assignment_id: int) -> dict:
         "left": left,
         "right": right,
         "dimensions": ["VQ", "MQ", "TA", "Overall"] if asks_overall else ["VQ", "MQ", "TA"],
-        "checklist": checklist,
+        "checklist": json_value(checklist),
         "asks_mos": asks_mos,
         "expires_at": expires_at,
     }

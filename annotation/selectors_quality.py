@@ -8,6 +8,7 @@ from django.db import connection
 
 from annotation import quality
 from annotation.models import Project
+from annotation.rawsql import json_value
 
 DIMENSIONS = ("VQ", "MQ", "TA")
 
@@ -56,10 +57,11 @@ def project_quality(*, project: Project, rule: quality.SpamRule | None = None) -
     picked_left = (labels == quality.CODE["A"]) == left_is_a[:, None]
     gold_hits = np.full(labels.shape, np.nan)
     for row_index, row in enumerate(rows):
-        if row[7] and row[8]:
+        gold_labels = json_value(row[8]) if row[7] else None
+        if gold_labels:
             for i, dimension in enumerate(DIMENSIONS):
-                if dimension in row[8]:
-                    gold_hits[row_index, i] = float(row[8][dimension] == quality.CATEGORIES[labels[row_index, i]])
+                if dimension in gold_labels:
+                    gold_hits[row_index, i] = float(gold_labels[dimension] == quality.CATEGORIES[labels[row_index, i]])
 
     names = dict(get_user_model().objects.filter(pk__in=set(annotators.tolist())).values_list("pk", "username"))
     table = []

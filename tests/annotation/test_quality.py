@@ -94,3 +94,20 @@ def test_left_bias_detector_flags_the_biased_annotator_only():
     assert "prefers the left side" not in report["careful"]["spam_reasons"]
     # Two annotators, same truth: the careful one agrees with the other more often than chance (1/3).
     assert report["careful"]["agreement"] > 0.4
+
+
+@pytest.mark.django_db
+def test_gold_accuracy_counts_matching_dimensions():
+    project = make_project(gold_rate=1.0)
+    make_comparisons(project, 2, is_gold=True, gold_labels={"VQ": "A", "MQ": "B", "TA": "same"})
+    user = make_member(project, username="golden")
+    for step in range(2):
+        lease = claim(project, user)
+        left = "left" if lease.left_is_a else "right"
+        right = "right" if lease.left_is_a else "left"
+        # First gold: VQ right (A), MQ wrong, TA right → 2/3. Second: all three right → 3/3.
+        labels = {"VQ": left, "MQ": left if step == 0 else right, "TA": "tie"}
+        judgement_submit(assignment_id=lease.pk, annotator=user,
+                         submission=SubmittedJudgement(labels=labels, idempotency_key=f"g{step}"))
+    row = project_quality(project=project)["annotators"][0]
+    assert row["gold"] == 2 and row["gold_accuracy"] == pytest.approx(5 / 6, abs=1e-4)

@@ -52,6 +52,9 @@ def test_payload_never_names_generators_or_gold(client_for):
     text = str(shown)
     assert "gen-a" not in text and "gen-b" not in text and "gold" not in text
     assert set(shown) == {"id", "project", "prompt", "left", "right", "dimensions", "checklist", "asks_mos", "expires_at"}
+    assert [item["key"] for item in shown["checklist"]["MQ"]][:2] == ["dynamic_stability", "dynamic_reasonableness"]
+    assert shown["dimensions"] == ["VQ", "MQ", "TA"]
+    assert shown["left"]["url"].startswith("/api/v1/videos/") and shown["left"]["fps"] == 8
 
 
 def test_mos_is_unswapped_too(client_for):

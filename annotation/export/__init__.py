@@ -1,0 +1,1 @@
+"""Dataset export: streaming records out of the database and writing VideoAlign CSV, JSONL or Parquet."""

@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotation.errors import NotFound
-from annotation.rawsql import json_value
 from annotation.models import Assignment, Comparison, Judgement, Membership, Project, Video
+from annotation.rawsql import json_value
 
 
 def project_for_role(*, slug: str, user: AbstractBaseUser, roles: tuple[str, ...]) -> Project:

@@ -246,3 +246,43 @@ class Judgement(models.Model):
 
     def __str__(self) -> str:
         return f"judgement #{self.pk} VQ={self.vq} MQ={self.mq} TA={self.ta}"
+
+
+class Job(models.Model):
+    """A background import or export, run by a Celery worker; its progress and report are shown to managers."""
+
+    class Kind(models.TextChoices):
+        IMPORT = "import"
+        EXPORT = "export"
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    params = models.JSONField(default=dict, blank=True)
+    progress = models.FloatField(default=0.0)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    output = models.CharField(max_length=500, blank=True, help_text="The finished export file.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="job_progress_unit"),
+            models.CheckConstraint(condition=Q(kind__in=["import", "export"]), name="job_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(state__in=["queued", "running", "succeeded", "failed"]), name="job_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"

@@ -9,7 +9,7 @@ from django.db.models.functions import Trunc
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation.errors import NotFound
+from annotation.errors import InvalidInput, NotFound
 from annotation.models import Assignment, Comparison, Judgement, Membership, Project, Video
 from annotation.rawsql import json_value
 
@@ -162,3 +162,16 @@ def project_throughput(*, project: Project) -> dict:
         )
         series[name] = [{"t": row["bucket"].isoformat(), "judgements": row["n"]} for row in rows]
     return series
+
+
+def annotator_ids(*, project: Project, usernames: list[str]) -> tuple[int, ...]:
+    """Ids of the named members of the project; an unknown name is a field error, not an empty filter."""
+    if not usernames:
+        return ()
+    found = dict(
+        Membership.objects.filter(project=project, user__username__in=usernames).values_list("user__username", "user_id")
+    )
+    unknown = sorted(set(usernames) - set(found))
+    if unknown:
+        raise InvalidInput("Unknown annotators.", field_errors={"annotators": [f"Not in this project: {', '.join(unknown)}."]})
+    return tuple(found.values())

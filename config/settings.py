@@ -106,6 +106,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "static"))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media")).resolve()
+# Exports and uploaded manifests live outside MEDIA_ROOT: they are served only through the jobs API.
+JOBS_ROOT = Path(os.environ.get("JOBS_ROOT", BASE_DIR / "var" / "jobs")).resolve()
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

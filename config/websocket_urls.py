@@ -1,3 +1,9 @@
-"""Websocket routes; the consumers arrive with the dashboard (frontend issue)."""
+"""Websocket routes (session-authenticated by the AuthMiddlewareStack in config/asgi.py)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from frontend.consumers import ProjectEventsConsumer
+
+websocket_urlpatterns = [
+    path("ws/projects/<slug:slug>/", ProjectEventsConsumer.as_asgi()),
+]

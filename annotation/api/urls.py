@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import ObtainAuthToken
 
-from annotation.api import views
+from annotation.api import jobs, views
 
 app_name = "api"
 
@@ -16,5 +16,10 @@ urlpatterns = [
     path(
         "assignments/<int:assignment_id>/heartbeat/", views.HeartbeatAssignmentApi.as_view(), name="assignment-heartbeat"
     ),
+    path("projects/<slug:slug>/imports/", jobs.ImportCreateApi.as_view(), name="project-imports"),
+    path("projects/<slug:slug>/exports/", jobs.ExportCreateApi.as_view(), name="project-exports"),
+    path("projects/<slug:slug>/jobs/", jobs.ProjectJobsApi.as_view(), name="project-jobs"),
+    path("jobs/<int:job_id>/", jobs.JobDetailApi.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/download/", jobs.JobDownloadApi.as_view(), name="job-download"),
     path("videos/<int:video_id>/file/", views.VideoFileApi.as_view(), name="video-file"),
 ]

@@ -38,7 +38,7 @@ def _check_command(argv: list[str]) -> None:
 def test_every_compose_command_exists():
     services = _services()
     assert {"postgres", "redis", "web", "worker", "gpu-worker", "beat"} <= set(services)
-    for name, service in services.items():
+    for service in services.values():
         command = service.get("command")
         if command is None:
             continue

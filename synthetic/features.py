@@ -24,9 +24,16 @@ from synthetic.render import (
     PALETTE_HUES,
     STRIPE_PERIOD,
     SYMMETRY,
+    reversal_profile,
 )
 
-# Median relative magnitudes of angular harmonics (3, 4, 5) of defect-free subjects (measured).
+# A clean shape's own angular harmonic (3-, 4- or 5-fold): (magnitude at infinite resolution, blur variance
+# in px²); at area-equivalent radius r px it is scaled by exp(−k²·var / (2 r²)). Fitted on clean encoded clips
+# (the analyser's 0.8 px smoothing plus the codec's halved chroma resolution).
+SHAPE_HARMONIC: dict[str, tuple[float, float]] = {
+    "square": (0.254, 1.185), "triangle": (0.544, 1.597), "star": (0.605, 1.325),
+}
+# For recovering the shape: a typical harmonic vector of each shape.
 SHAPE_HARMONICS: dict[str, np.ndarray] = {
     "circle": np.array([0.0, 0.0, 0.0]),
     "square": np.array([0.0, 0.25, 0.0]),
@@ -178,29 +185,48 @@ def extract(frames_u8: np.ndarray, prompt: PromptAttrs) -> Extracted:
         phases = phases[~np.isnan(phases)]
         if len(phases) >= 2:
             rotation = float((np.unwrap(phases)[-1] - np.unwrap(phases)[0]) / k)
+    rotation_trace = None
+    if prompt.shape != "circle":
+        k = SYMMETRY[prompt.shape]
+        phases = sub.orientation[:, measure.HARMONICS.index(k)]
+        ok = np.isfinite(phases)
+        if ok.sum() >= 4:
+            rotation_trace = np.full(t, np.nan)
+            rotation_trace[ok] = np.unwrap(phases[ok]) / k
+    per_subject = sub.areas / np.maximum(sub.counts, 1)
+    radius_trace = None
+    if (per_subject > 0).sum() >= 4:
+        r = np.where(per_subject > 0, np.sqrt(per_subject), np.nan)
+        radius_trace = r / np.nanmean(r)
     areas = np.where(sub.areas > 0, sub.areas, np.nan)
     area_ratio = 1.0
     if np.isfinite(areas).sum() >= 4:
         area_ratio = float(_edge_mean(areas[:, None], False)[0] / max(_edge_mean(areas[:, None], True)[0], 1e-6))
     has_subject = sub.present > 0.04 and np.isfinite(world).any()
+    seen = np.maximum(sub.counts, 1)
+    radius_px = float(np.sqrt(np.mean(sub.areas / seen) * h * w / math.pi)) if has_subject else 0.0
     action = recover_action(shape, world, fit, rotation, area_ratio) if has_subject else "stays still"
     count = int(np.median(sub.counts)) if has_subject else 0
     color = nearest_color(sub.hue) if has_subject else "none"
 
     # --- symptoms relative to the prompt ---
-    motion, direction = _motion_vs_prompt(prompt, world if has_subject else None, fit, rotation, area_ratio)
+    motion, direction = _motion_vs_prompt(prompt, world if has_subject else None, fit, rotation_trace,
+                                          radius_trace, shown_tau)
     expected_cam = np.array(CAMERA_OFFSET[prompt.camera]) * CAMERA_DISTANCE if prompt.camera else None
     camera_follow = float(np.dot(velocity, expected_cam) / CAMERA_DISTANCE**2) if expected_cam is not None else 1.0
     detrended = _detrended_log_cv(sub.areas, tau)
     bright = sub.brightness[np.isfinite(sub.brightness)]
     spiky, grid_share = measure.block_profile(frames)
+    pixel_block, pixel_dip = measure.pixelation_block(frames, sigma)
     lum = measure.luma(frames)
     features = {
         "noise_sigma": sigma,
         "edge_sharpness": measure.edge_sharpness(sub.alpha, sub.mask),
         "hf_ratio": measure.high_frequency_ratio(frames, sigma),
         "block_spiky": spiky,
-        "block_grid_share": grid_share,
+        "block_grid_share": math.log(float(np.clip(grid_share, 0.05, 50.0))),
+        "pixel_block": (pixel_block - 1.0) / 7.0,
+        "pixel_dip": pixel_dip,
         "subject_chroma": sub.present,
         "background_chroma": sub.background_chroma,
         "luma_p1": float(np.percentile(lum, 1)),
@@ -217,8 +243,9 @@ def extract(frames_u8: np.ndarray, prompt: PromptAttrs) -> Extracted:
         "direction_error": direction,
         "hue_error": measure.circular_distance_degrees(sub.hue, PALETTE_HUES[prompt.color]) / 180.0
         if not math.isnan(sub.hue) else 1.0,
-        "shape_own_deficit": _own_deficit(sub.harmonics, prompt.shape),
+        "shape_own_deficit": _own_deficit(sub.harmonics, prompt.shape, radius_px),
         "shape_foreign": _foreign(sub.harmonics, prompt.shape),
+        "shape_error": _own_deficit(sub.harmonics, prompt.shape, radius_px) + _foreign(sub.harmonics, prompt.shape),
         "extra_subject": sub.extra_strength,
         "count_deficit": float(max(0, prompt.count - count)),
         "count_excess": float(max(0, count - prompt.count)),
@@ -239,12 +266,16 @@ def extract(frames_u8: np.ndarray, prompt: PromptAttrs) -> Extracted:
     )
 
 
-def _own_deficit(harmonics: np.ndarray, shape: str) -> float:
+def _own_deficit(harmonics: np.ndarray, shape: str, radius_px: float) -> float:
     """How much of the prompted shape's own symmetry is missing (0 for a circle, which has none)."""
     if shape == "circle":
         return 0.0
-    k = measure.HARMONICS.index(SYMMETRY[shape])
-    return float(np.clip(1.0 - harmonics[k] / SHAPE_HARMONICS[shape][k], 0.0, 1.0))
+    if radius_px <= 1.0:
+        return 1.0
+    k = SYMMETRY[shape]
+    magnitude, variance = SHAPE_HARMONIC[shape]
+    expected = magnitude * math.exp(-k * k * variance / (2.0 * radius_px**2))
+    return float(np.clip(1.0 - harmonics[measure.HARMONICS.index(k)] / expected, 0.0, 1.0))
 
 
 def _foreign(harmonics: np.ndarray, shape: str) -> float:
@@ -263,8 +294,9 @@ def _detrended_log_cv(areas: np.ndarray, tau: np.ndarray) -> float:
     return float((y - np.polyval(coef, tau[ok])).std())
 
 
-def _motion_vs_prompt(prompt: PromptAttrs, world: np.ndarray | None, fit: dict[str, float], rotation: float,
-                      area_ratio: float) -> tuple[float, float]:
+def _motion_vs_prompt(prompt: PromptAttrs, world: np.ndarray | None, fit: dict[str, float],
+                      rotation_trace: np.ndarray | None, radius_trace: np.ndarray | None,
+                      tau: np.ndarray) -> tuple[float, float]:
     """(amount of the prompted motion seen, 1 = as prompted; direction error in [0, 1])."""
     if prompt.action == "stays still":
         return 1.0, 0.0
@@ -282,8 +314,28 @@ def _motion_vs_prompt(prompt: PromptAttrs, world: np.ndarray | None, fit: dict[s
         error = abs(math.atan2(abs(vec[0]), -vec[1])) / (math.pi / 2)
         return amount, min(1.0, error) * min(1.0, amount / 0.2)
     if prompt.action == "rotates":
-        q = rotation / (ROTATION_SHARE * 2 * math.pi / SYMMETRY[prompt.shape])
-    else:  # grows
-        rho = math.sqrt(max(area_ratio, 1e-6))
-        q = (rho - 1.0) / (GROW_RANGE / 2.0 * (rho + 1.0))
-    return abs(q), float(np.clip((1.0 - q) / 2.0, 0.0, 1.0)) if q < 0.9 else 0.0
+        trace, full = rotation_trace, ROTATION_SHARE * 2 * math.pi / SYMMETRY[prompt.shape]
+    else:  # grows: radius relative to its mean
+        trace, full = radius_trace, GROW_RANGE
+    return fit_reversal(tau, trace, full)
+
+
+def fit_reversal(tau: np.ndarray, trace: np.ndarray | None, full: float) -> tuple[float, float]:
+    """Fit trace ≈ a + b·reversal_profile(τ, w) over a grid of w: (b / full, w)."""
+    if trace is None:
+        return 0.0, 0.0
+    ok = np.isfinite(trace)
+    if ok.sum() < 4:
+        return 0.0, 0.0
+    best = (float("inf"), 0.0, 0.0)
+    for w in np.linspace(0.0, 1.0, 21):
+        g = reversal_profile(tau[ok], w)
+        design = np.stack([np.ones_like(g), g], axis=1)
+        coef, *_ = np.linalg.lstsq(design, trace[ok], rcond=None)
+        sse = float(((design @ coef - trace[ok]) ** 2).sum())
+        if sse < best[0] - 1e-12:
+            best = (sse, float(coef[1]), float(w))
+    _, slope, w = best
+    if slope < 0:  # running backwards all along reads as forward with the sense reversed
+        slope, w = -slope, 1.0
+    return slope / full, w

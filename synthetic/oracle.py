@@ -2,7 +2,8 @@
 the accuracy ceiling (with and without ties, REFERENCE.md §4) that no reward model can beat on average.
 
 Utility of dimension d (VQ, MQ, TA) = −Σ weight_k · severity_k over the defects k of that dimension that
-are *relevant* to the prompt: `frozen` only when the prompt asks for motion, `wrong_direction` only for an
+are *relevant* to the prompt: `frozen` only when the prompt asks for motion, `stutter` only when something
+should move (subject or camera), `wrong_direction` only for an
 action with a direction, `ignored_camera` only when the prompt names a camera move. A clean video scores
 0 on every dimension; Overall = VQ + MQ + TA (the reward model's convention, REFERENCE.md §2).
 """
@@ -31,11 +32,19 @@ def relevant(defect: str, prompt: PromptAttrs) -> bool:
     """Whether a defect can show (and so counts) in a video of this prompt."""
     if defect == "frozen":
         return prompt.action != "stays still"
+    if defect == "stutter":  # repeating a frame of a motionless scene changes nothing
+        return prompt.action != "stays still" or prompt.camera is not None
     if defect == "wrong_direction":
         return prompt.action in DIRECTED_ACTIONS
     if defect == "ignored_camera":
         return prompt.camera is not None
     return True
+
+
+def effective_defects(defects: Defects, prompt: PromptAttrs | str) -> Defects:
+    """The defect vector with the severities that cannot show in this prompt's video set to 0."""
+    attrs = as_attrs(prompt)
+    return Defects(**{k: (v if relevant(k, attrs) else 0.0) for k, v in defects.to_dict().items()})
 
 
 def oracle_utilities(defects: Defects, prompt: PromptAttrs | str) -> dict[str, float]:

@@ -4,7 +4,7 @@ The world lives in normalised coordinates (x right, y down, both in [0, 1]) so e
 scene. What each defect does (severity s in [0, 1]):
 
 - VQ, applied to whole frames in this order: blur (Gaussian, σ = 2.2·s px at 64 px), pixelation (blocks of
-  1 + 7·s px at 64 px), blockiness (8×8 DCT quantisation with step 70·s), low contrast (contrast ×(1 − 0.65·s),
+  1 + 7·s px at 64 px), blockiness (8×8 DCT quantisation, step 40·s·(1 + (u + v)/2) at frequency (u, v)), low contrast (contrast ×(1 − 0.65·s),
   lifted towards grey: washed out), noise (Gaussian, σ = 0.1·s of full scale, fresh every frame).
 - MQ: jitter (subject offset per frame, σ = 0.035·s of the frame), stutter (each frame after the first repeats
   the previous one with probability 0.6·s: dropped and duplicated frames), teleport (the subjects jump
@@ -12,8 +12,8 @@ scene. What each defect does (severity s in [0, 1]):
   two harmonics, each up to 12·s % of the radius, and brightness dips up to 35·s %), frozen (the prompted motion's amplitude
   ×(1 − s); no effect on "stays still").
 - TA: wrong colour (hue rotated by 180°·s), wrong shape (outline morphed towards another shape by s), wrong
-  direction (motion direction rotated by 180°·s, bounce axis by 90°·s, rotation/growth sense reversed at
-  s = 1), wrong count (one extra subject at opacity s), missing subject (subjects at opacity 1 − s), wrong
+  direction (motion direction rotated by 180°·s, bounce axis by 90°·s, rotation/growth reversed for the
+  last share s of the clip), wrong count (one extra subject at opacity s), missing subject (subjects at opacity 1 − s), wrong
   background (blended by s towards another pattern with the other tint), ignored camera (camera move ×(1 − s);
   no effect without a camera phrase).
 
@@ -137,6 +137,13 @@ class SubjectTrack:
     deform: np.ndarray  # (T, 4): amplitudes and phases of harmonics 2 and 3, relative to the radius
 
 
+def reversal_profile(tau: np.ndarray, wrong: float) -> np.ndarray:
+    """Progress of a rotation or growth whose sense is wrong for the last `wrong` share of the clip:
+    forward until τ = 1 − wrong, then backwards (all backwards at wrong = 1). Speed stays as prompted, so a
+    wrong sense is never mistaken for a frozen one."""
+    return np.minimum(tau, 2.0 * (1.0 - wrong) - tau)
+
+
 def _effective_times(config: RenderConfig, defects: Defects, seed: int) -> np.ndarray:
     """Source frame index for each output frame: stutter holds frames (duplicated) and then skips ahead."""
     t = config.frames
@@ -183,9 +190,10 @@ def subject_tracks(attrs: PromptAttrs, defects: Defects, seed: int, frames: int)
     elif attrs.action == "rotates":
         m = SYMMETRY[attrs.shape]
         # Clockwise on screen (y down), 80% of one symmetry period so the sense is unambiguous.
-        angle = angle + (1.0 - 2.0 * wrong) * amplitude * 0.8 * (2.0 * math.pi / m) * tau
+        angle = angle + amplitude * 0.8 * (2.0 * math.pi / m) * reversal_profile(tau, wrong)
     elif attrs.action == "grows":
-        radius = base_radius * (1.0 + GROW_RANGE * (1.0 - 2.0 * wrong) * amplitude * (tau - 0.5))
+        g = reversal_profile(tau, wrong)
+        radius = base_radius * (1.0 + GROW_RANGE * amplitude * (g - 0.5 * (g.max() + g.min())))
 
     jitter = rng_for(seed, "jitter").normal(0.0, 0.035 * defects.jitter, size=(n, frames, 2))
     teleport = np.zeros((frames, 2))
@@ -335,7 +343,10 @@ def _dct_quantise(frames: np.ndarray, step: float) -> np.ndarray:
     blocks = padded.reshape(t, (h + ph) // 8, 8, (w + pw) // 8, 8, c)
     coeff = sfft.dctn(blocks.astype(np.float32) * 255.0, axes=(2, 4), norm="ortho")
     dc = coeff[:, :, 0, :, 0, :].copy()
-    coeff = np.round(coeff / step) * step
+    u = np.arange(8, dtype=np.float32)
+    # Like a JPEG table: the higher the frequency, the coarser the step.
+    steps = (step * (1.0 + 0.5 * (u[:, None] + u[None, :])))[None, None, :, None, :, None]
+    coeff = np.round(coeff / steps) * steps
     coeff[:, :, 0, :, 0, :] = dc  # keep block means: blocking comes from the lost detail
     out = sfft.idctn(coeff, axes=(2, 4), norm="ortho") / 255.0
     return out.reshape(t, h + ph, w + pw, c)[:, :h, :w]
@@ -352,7 +363,7 @@ def apply_visual_defects(frames: np.ndarray, defects: Defects, seed: int) -> np.
         if block >= 1.05:
             frames = _pixelate(frames, block)
     if defects.blockiness > 0:
-        frames = _dct_quantise(frames, 70.0 * defects.blockiness)
+        frames = _dct_quantise(frames, 40.0 * defects.blockiness)
     if defects.low_contrast > 0:
         s = defects.low_contrast
         frames = 0.5 + (frames - 0.5) * (1.0 - 0.65 * s) + 0.12 * s

@@ -1,4 +1,4 @@
-"""``python -m rewards train|evaluate|score|checklist``: the reward model from the command line.
+"""``python -m rewards train|evaluate|score|checklist|pretrain-base|report``: the reward model from the command line.
 
 Errors in the input (a bad config, a missing column, an unreadable video or checkpoint) end the command
 with exit status 2 and a one-line reason on stderr. Heavy modules are imported inside the commands, so
@@ -88,6 +88,28 @@ def _checklist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pretrain_base(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from rewards.pretrain_base import INFO_FILE, PretrainConfig, cached_base_dir, pretrain_base, read_info
+
+    overrides = {f.name: getattr(args, f.name) for f in fields(PretrainConfig)
+                 if getattr(args, f.name, None) is not None}
+    cfg = PretrainConfig(**overrides)
+    out = Path(args.out) if args.out else cached_base_dir(cfg)
+    if (out / INFO_FILE).is_file() and read_info(out).get("key") == cfg.key() and not args.force:
+        print(json.dumps({"base_dir": str(out), "cached": True, **read_info(out)["result"]}, indent=2))
+        return 0
+    result = pretrain_base(out, cfg)
+    print(json.dumps({"base_dir": str(out), "cached": False, "steps": result.steps,
+                      "epochs_done": round(result.epochs_done, 2), "first_loss": result.first_loss,
+                      "last_loss": result.last_loss, "held_out": result.held_out,
+                      "render_seconds": round(result.render_seconds, 1),
+                      "train_seconds": round(result.train_seconds, 1),
+                      "cpu_seconds": round(result.cpu_seconds, 1)}, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rewards", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True, help="JSON file for the weights and accuracies")
     p.set_defaults(func=_checklist)
+
+    p = sub.add_parser("pretrain-base", help="pretrain the tiny Qwen2-VL as a captioner of synthetic clips")
+    p.add_argument("--out", help="model directory to write (default: the cache, var/rewards/tiny_base/<recipe>)")
+    p.add_argument("--force", action="store_true", help="pretrain again even when --out holds this recipe")
+    for name, kind, text in (("n_clips", int, "rendered clips (default 2000)"),
+                             ("held_out", int, "clips kept out of training for the held-out figures"),
+                             ("size", int, "clip side in pixels, a multiple of 28 (default 112)"),
+                             ("frames", int, "frames per clip (default 16: 8 temporal tokens)"),
+                             ("hidden_size", int, None), ("num_layers", int, None), ("vision_depth", int, None),
+                             ("vision_embed_dim", int, None), ("lr", float, None), ("batch_size", int, None),
+                             ("epochs", int, None), ("max_minutes", float, "training wall-time budget in minutes (default 20)"),
+                             ("seed", int, None), ("workers", int, "rendering processes"),
+                             ("threads", int, "torch threads (default 2)")):
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, help=text)
+    p.set_defaults(func=_pretrain_base)
     return parser
 
 

@@ -1,0 +1,438 @@
+"""Pretraining the tiny Qwen2-VL as a captioner of synthetic clips (``python -m rewards pretrain-base``).
+
+A random tiny VLM trained on preference pairs learns some visual quality but neither motion quality nor
+prompt binding (REFERENCE §7); a real reward model starts from a VLM that already describes what it sees.
+This recipe gives the tiny one that start: it renders clips of the synthetic world (``synthetic``), encodes
+them to mp4 and reads them back through the reward model's own video path (``rewards.video_input``), and
+trains next-token prediction of ``rewards.captions`` texts — the clip's visual defects, motion defects, its
+mismatches with the prompt and a caption of what is visible. The result is saved like a downloaded
+Qwen2-VL-2B-Instruct (``config.json``, safetensors weights, tokenizer), so ``RewardNetwork.from_base`` loads
+it through the same ``from_pretrained(dir)`` path, plus ``pretrain_info.json`` (the recipe, the video
+settings the reward model must use with it, and the measured losses and times).
+
+Cache: ``ensure_pretrained_base`` keeps one directory per recipe under ``VIDPREF_VAR`` (default: the
+repository's ``var/``) at ``rewards/tiny_base/<hash of the recipe>/``, and the rendered clips under
+``rewards/pretrain_clips/<hash of the clip settings>/``; a missing or half-written entry is rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import PreTrainedTokenizerBase, Qwen2VLForConditionalGeneration
+
+from rewards.captions import LEVELS, Caption, describe
+from rewards.config import ConfigError, VideoConfig
+from rewards.tiny_base import tiny_qwen2vl_config
+from rewards.tokenizer import IMAGE_PAD, VIDEO_PAD, VISION_END, VISION_START, build_tiny_tokenizer
+from rewards.video_input import patchify, sample_frames
+
+logger = logging.getLogger(__name__)
+
+INFO_FILE = "pretrain_info.json"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+def var_root() -> Path:
+    """Where expensive artefacts are cached: $VIDPREF_VAR, else the repository's git-ignored var/."""
+    return Path(os.environ.get("VIDPREF_VAR", REPO_ROOT / "var"))
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """The captioning recipe. Defaults: the measured tips of issue 6 (112×112, 16 frames → 8 temporal
+    tokens, initializer_range 0.1, lr 1e-3) in a budget of about 25 minutes on 2 CPU threads."""
+
+    n_clips: int = 2000
+    held_out: int = 120
+    size: int = 112
+    frames: int = 16
+    fps: float = 8.0
+    hidden_size: int = 96
+    num_layers: int = 3
+    vision_depth: int = 2
+    vision_embed_dim: int = 48
+    initializer_range: float = 0.1
+    vocab_size: int = 640
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.01
+    warmup_steps: int = 30
+    batch_size: int = 8
+    epochs: int = 6
+    max_minutes: float = 20.0  # training stops here (the schedule decays by time as well as by step)
+    seed: int = 0
+    workers: int = 2  # rendering processes
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        def need(cond: bool, message: str) -> None:
+            if not cond:
+                raise ConfigError(message)
+
+        need(self.n_clips >= 2, f"pretrain n_clips must be >= 2, got {self.n_clips}")
+        need(0 <= self.held_out < self.n_clips, f"pretrain held_out must be in [0, n_clips), got {self.held_out}")
+        need(self.size >= 28 and self.size % 28 == 0, f"pretrain size must be a multiple of 28, got {self.size}")
+        need(self.frames >= 2 and self.frames % 2 == 0, f"pretrain frames must be even and >= 2, got {self.frames}")
+        need(self.fps > 0, f"pretrain fps must be > 0, got {self.fps}")
+        need(self.hidden_size % 4 == 0 and self.hidden_size >= 16, "pretrain hidden_size must be a multiple of 4, >= 16")
+        need(self.vision_embed_dim % 4 == 0, "pretrain vision_embed_dim must be a multiple of 4 (4 heads)")
+        need(min(self.num_layers, self.vision_depth) >= 1, "pretrain num_layers and vision_depth must be >= 1")
+        need(self.lr > 0 and 0 < self.min_lr_ratio <= 1, "pretrain lr must be > 0 and min_lr_ratio in (0, 1]")
+        need(self.batch_size >= 1 and self.epochs >= 1, "pretrain batch_size and epochs must be >= 1")
+        need(self.max_minutes > 0, f"pretrain max_minutes must be > 0, got {self.max_minutes}")
+        need(self.workers >= 1 and self.threads >= 1, "pretrain workers and threads must be >= 1")
+
+    def video_config(self) -> VideoConfig:
+        """The reward model's sampling that sees exactly these clips: every frame, at the rendered size."""
+        return VideoConfig(fps=self.fps, min_frames=min(4, self.frames), max_frames=self.frames,
+                           min_pixels=self.size * self.size, max_pixels=self.size * self.size)
+
+    def clip_key(self) -> str:
+        # Not n_clips: clip i is the same for any n_clips, so a larger run reuses a smaller one's clips.
+        return _digest({k: getattr(self, k) for k in ("size", "frames", "fps", "seed")})
+
+    def key(self) -> str:
+        """What the saved weights depend on (not the rendering worker count or the thread count)."""
+        return _digest({k: v for k, v in asdict(self).items() if k not in ("workers", "threads")})
+
+
+def _digest(values: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    prompt: str
+    seed: int
+    defects: dict[str, float]
+
+    def caption(self) -> Caption:
+        from synthetic.defects import Defects
+        from synthetic.prompts import parse_prompt
+
+        return describe(parse_prompt(self.prompt), Defects(**self.defects))
+
+
+def clip_specs(cfg: PretrainConfig) -> list[ClipSpec]:
+    """Prompts drawn over the whole grammar; defects half from the named generators (their typical mixes),
+    half sparse and uniform in severity (so every defect is seen alone and at every level)."""
+    from synthetic.defects import DEFECT_NAMES, Defects
+    from synthetic.generators import GENERATORS
+    from synthetic.prompts import sample_prompt
+
+    rng = np.random.default_rng([cfg.seed, 7919])
+    profiles = list(GENERATORS.values())
+    specs = []
+    for i in range(cfg.n_clips):
+        attrs = sample_prompt(rng)
+        if i % 2 == 0:
+            defects = profiles[int(rng.integers(len(profiles)))].sample(rng)
+        else:
+            present = rng.random(len(DEFECT_NAMES)) < 0.25
+            defects = Defects(**{n: float(rng.uniform(0.05, 1.0)) if p else 0.0
+                                 for n, p in zip(DEFECT_NAMES, present, strict=True)})
+        specs.append(ClipSpec(prompt=attrs.text, seed=int(rng.integers(2**31)), defects=defects.to_dict()))
+    return specs
+
+
+def _render_one(job: tuple[ClipSpec, int, int, float, str]) -> None:
+    from synthetic.defects import Defects
+    from synthetic.encode import encode_frames
+    from synthetic.render import RenderConfig, render_frames
+
+    spec, size, frames, fps, path = job
+    pixels = render_frames(spec.prompt, spec.seed, Defects(**spec.defects), RenderConfig(frames=frames, fps=fps,
+                                                                                         size=size))
+    tmp = f"{path}.tmp"
+    Path(tmp).write_bytes(encode_frames(pixels, fps=fps))
+    os.replace(tmp, path)
+
+
+def render_clips(cfg: PretrainConfig, directory: Path, specs: Sequence[ClipSpec]) -> list[Path]:
+    """mp4 files for the specs (kept between runs: only missing files are rendered)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"{i:05d}.mp4" for i in range(len(specs))]
+    jobs = [(s, cfg.size, cfg.frames, cfg.fps, str(p)) for s, p in zip(specs, paths, strict=True) if not p.is_file()]
+    if jobs:
+        logger.info("rendering %d pretraining clips into %s", len(jobs), directory)
+        if cfg.workers == 1:
+            for job in jobs:
+                _render_one(job)
+        else:
+            with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
+                list(pool.map(_render_one, jobs, chunksize=32))
+    return paths
+
+
+# --- token sequences -------------------------------------------------------------------------------------
+
+
+def caption_sequence(tokenizer: PreTrainedTokenizerBase, num_video_tokens: int, prompt: str,
+                     caption: Caption) -> tuple[list[int], list[bool]]:
+    """Token ids of one clip's text after its video, and whether each id is a prediction target."""
+    vocab = tokenizer.get_vocab()
+    ids = [vocab[VISION_START]] + [vocab[VIDEO_PAD]] * num_video_tokens + [vocab[VISION_END]]
+    target = [False] * len(ids)
+    for text, is_target in caption.pieces(prompt):
+        piece = tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        ids += piece
+        target += [is_target] * len(piece)
+    ids.append(tokenizer.eos_token_id)
+    target.append(True)  # the end of the description is predicted too
+    return ids, target
+
+
+@dataclass
+class CaptionBatch:
+    input_ids: torch.Tensor  # (B, L)
+    attention_mask: torch.Tensor  # (B, L)
+    mm_token_type_ids: torch.Tensor  # (B, L): 2 on video_pad
+    target: torch.Tensor  # (B, L) bool: position t is predicted from position t − 1
+    pixel_values_videos: torch.Tensor  # (N, 1176)
+    video_grid_thw: torch.Tensor  # (B, 3)
+
+
+def make_batch(tokenizer: PreTrainedTokenizerBase, frames: Sequence[np.ndarray], prompts: Sequence[str],
+               captions: Sequence[Caption], video_cfg: VideoConfig) -> CaptionBatch:
+    patches = [patchify(f, video_cfg) for f in frames]
+    merge = video_cfg.merge_size
+    rows = [caption_sequence(tokenizer, p.num_video_tokens(merge), prompt, c)
+            for p, prompt, c in zip(patches, prompts, captions, strict=True)]
+    length = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), length), tokenizer.pad_token_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), length), dtype=torch.long)
+    target = torch.zeros((len(rows), length), dtype=torch.bool)
+    for i, (ids, tgt) in enumerate(rows):
+        input_ids[i, :len(ids)] = torch.tensor(ids)
+        attention[i, :len(ids)] = 1
+        target[i, :len(ids)] = torch.tensor(tgt)
+    video_pad = tokenizer.convert_tokens_to_ids(VIDEO_PAD)
+    return CaptionBatch(
+        input_ids=input_ids, attention_mask=attention,
+        mm_token_type_ids=((input_ids == video_pad) & attention.bool()).to(torch.int32) * 2, target=target,
+        pixel_values_videos=torch.from_numpy(np.concatenate([p.pixel_values for p in patches])),
+        video_grid_thw=torch.from_numpy(np.stack([p.grid_thw for p in patches])),
+    )
+
+
+def caption_logits(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (M, V) at the M positions that predict a target, and the target ids (M,)."""
+    out = model.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                      pixel_values_videos=batch.pixel_values_videos, video_grid_thw=batch.video_grid_thw,
+                      mm_token_type_ids=batch.mm_token_type_ids, use_cache=False)
+    predicts = batch.target[:, 1:]  # position t predicts token t + 1
+    hidden = out.last_hidden_state[:, :-1][predicts]  # (M, H)
+    return model.lm_head(hidden), batch.input_ids[:, 1:][predicts]
+
+
+def caption_loss(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch) -> torch.Tensor:
+    logits, targets = caption_logits(model, batch)
+    return F.cross_entropy(logits, targets)
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PretrainResult:
+    directory: Path
+    steps: int
+    epochs_done: float
+    first_loss: float
+    last_loss: float
+    held_out: dict[str, float] = field(default_factory=dict)
+    render_seconds: float = 0.0
+    train_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+
+def _corpus(specs: Sequence[ClipSpec]) -> list[str]:
+    texts = []
+    for spec in specs:
+        cap = spec.caption()
+        texts += [spec.prompt, " ".join(text for text, _ in cap.pieces(spec.prompt))]
+    return texts
+
+
+def build_model(cfg: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> Qwen2VLForConditionalGeneration:
+    vocab = tokenizer.get_vocab()
+    ids = {t: vocab[t] for t in (VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD)}
+    ids["pad"] = tokenizer.pad_token_id
+    config = tiny_qwen2vl_config(vocab_size=len(tokenizer), token_ids=ids, hidden_size=cfg.hidden_size,
+                                 num_layers=cfg.num_layers, vision_depth=cfg.vision_depth,
+                                 vision_embed_dim=cfg.vision_embed_dim, initializer_range=cfg.initializer_range)
+    torch.manual_seed(cfg.seed)
+    return Qwen2VLForConditionalGeneration(config)
+
+
+@torch.no_grad()
+def held_out_metrics(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrainedTokenizerBase,
+                     frames: Sequence[np.ndarray], specs: Sequence[ClipSpec], video_cfg: VideoConfig,
+                     batch_size: int) -> dict[str, float]:
+    """Captioning loss, and the share of defect-level words predicted exactly, on clips never trained on."""
+    was_training = model.training
+    model.eval()
+    level_ids = set(tokenizer.convert_tokens_to_ids([tokenizer.tokenize(f" {w}")[0] for w in LEVELS]))
+    losses, hits, total, n_level, level_hits = [], 0, 0, 0, 0
+    for start in range(0, len(specs), batch_size):
+        chunk = specs[start:start + batch_size]
+        batch = make_batch(tokenizer, frames[start:start + batch_size], [s.prompt for s in chunk],
+                           [s.caption() for s in chunk], video_cfg)
+        logits, targets = caption_logits(model, batch)
+        losses.append(F.cross_entropy(logits, targets, reduction="sum").item())
+        predicted = logits.argmax(-1)
+        hits += int((predicted == targets).sum())
+        total += int(targets.numel())
+        is_level = torch.tensor([int(t) in level_ids for t in targets], dtype=torch.bool)
+        n_level += int(is_level.sum())
+        level_hits += int((predicted[is_level] == targets[is_level]).sum())
+    model.train(was_training)
+    return {"loss": sum(losses) / max(total, 1), "token_accuracy": hits / max(total, 1),
+            "level_word_accuracy": level_hits / max(n_level, 1), "clips": len(specs)}
+
+
+def pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | Path | None = None,
+                  progress: ProgressCallback | None = None, max_steps: int | None = None) -> PretrainResult:
+    """Render (or reuse) the clips, train the captioner, and save it as a Qwen2-VL model directory."""
+    torch.set_num_threads(cfg.threads)
+    out_dir = Path(out_dir)
+    cpu_start = time.process_time()
+    wall_start = time.perf_counter()
+    specs = clip_specs(cfg)
+    clip_dir = Path(clip_dir) if clip_dir is not None else var_root() / "rewards" / "pretrain_clips" / cfg.clip_key()
+    paths = render_clips(cfg, clip_dir, specs)
+    video_cfg = cfg.video_config()
+    frames = [sample_frames(p, video_cfg).frames for p in paths]  # the reward model's decoding path
+    render_seconds = time.perf_counter() - wall_start
+    logger.info("clips ready in %.0f s", render_seconds)
+
+    tokenizer = build_tiny_tokenizer(_corpus(specs), vocab_size=cfg.vocab_size)
+    model = build_model(cfg, tokenizer)
+    n_train = cfg.n_clips - cfg.held_out
+    train_idx = np.arange(n_train)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "embed" in name else decay).append(p)
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    budget = cfg.max_minutes * 60.0
+
+    def lr_factor(step: int, elapsed: float) -> float:
+        # Warm-up, then cosine to min_lr_ratio over whichever runs out first: the steps or the time budget.
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        done = min(1.0, max(step / total_steps, elapsed / budget))
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * done))
+
+    model.train()
+    rng = np.random.default_rng([cfg.seed, 1])
+    step, losses = 0, []
+    train_start = time.perf_counter()
+    stop = False
+    for epoch in range(cfg.epochs):
+        order = rng.permutation(train_idx)
+        for start in range(0, n_train, cfg.batch_size):
+            elapsed = time.perf_counter() - train_start
+            if elapsed >= budget or (max_steps is not None and step >= max_steps):
+                stop = True
+                break
+            idx = order[start:start + cfg.batch_size]
+            batch = make_batch(tokenizer, [frames[i] for i in idx], [specs[i].prompt for i in idx],
+                               [specs[i].caption() for i in idx], video_cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * lr_factor(step, elapsed)
+            loss = caption_loss(model, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            losses.append(loss.item())
+            if progress is not None or step % 50 == 0:
+                record = {"event": "step", "step": step, "epoch": epoch, "loss": losses[-1],
+                          "lr": optimizer.param_groups[0]["lr"], "elapsed_s": round(elapsed, 1)}
+                if progress is not None:
+                    progress(record)
+                if step % 50 == 0:
+                    logger.info("pretrain step %d epoch %d loss %.4f (%.0f s)", step, epoch,
+                                sum(losses[-50:]) / len(losses[-50:]), elapsed)
+        if stop:
+            break
+    train_seconds = time.perf_counter() - train_start
+
+    held = {}
+    if cfg.held_out:
+        held = held_out_metrics(model, tokenizer, frames[n_train:], specs[n_train:], video_cfg, cfg.batch_size)
+        logger.info("held-out captioning: %s", held)
+    result = PretrainResult(
+        directory=out_dir, steps=step, epochs_done=step / steps_per_epoch,
+        first_loss=float(np.mean(losses[:10])) if losses else float("nan"),
+        last_loss=float(np.mean(losses[-10:])) if losses else float("nan"),
+        held_out=held, render_seconds=render_seconds, train_seconds=train_seconds,
+        cpu_seconds=time.process_time() - cpu_start,
+    )
+    save_base(out_dir, model, tokenizer, cfg, result)
+    return result
+
+
+def save_base(out_dir: Path, model: Qwen2VLForConditionalGeneration, tokenizer: PreTrainedTokenizerBase,
+              cfg: PretrainConfig, result: PretrainResult) -> Path:
+    """Write like a downloaded checkpoint, into a temporary folder renamed at the end (never half-written)."""
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    info = {"recipe": asdict(cfg), "key": cfg.key(), "video": asdict(cfg.video_config()),
+            "result": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}}
+    (tmp / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, out_dir)
+    return out_dir
+
+
+def read_info(base_dir: str | Path) -> dict[str, Any]:
+    path = Path(base_dir) / INFO_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"not a pretrained tiny base (no {INFO_FILE}): {base_dir}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def base_video_config(base_dir: str | Path) -> VideoConfig:
+    """The sampling the base was pretrained with; the reward model must read videos the same way."""
+    return VideoConfig(**read_info(base_dir)["video"])
+
+
+def cached_base_dir(cfg: PretrainConfig, root: str | Path | None = None) -> Path:
+    return Path(root) if root is not None else var_root() / "rewards" / "tiny_base" / cfg.key()
+
+
+def ensure_pretrained_base(cfg: PretrainConfig | None = None, root: str | Path | None = None) -> Path:
+    """The cached base for this recipe, pretrained first when it is missing (the ~25-minute step)."""
+    cfg = cfg or PretrainConfig()
+    directory = cached_base_dir(cfg, root)
+    if (directory / INFO_FILE).is_file() and (directory / "config.json").is_file():
+        return directory
+    logger.info("no pretrained tiny base at %s: pretraining it now (about %.0f minutes)", directory,
+                cfg.max_minutes + 5)
+    pretrain_base(directory, cfg)
+    return directory

@@ -38,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", choices=("wan_vae", "pixel_unshuffle"), default="wan_vae")
     p.add_argument("--seed", type=int, default=0)
 
+    p = sub.add_parser("pretrain-base", help="pretrain the tiny generator on synthetic clips (mixed-quality profiles)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--config", type=Path, help="JSON of PretrainConfig fields (clips: ClipSetConfig fields)")
+    p.add_argument("--steps", type=int, help="optimiser steps (overrides the config)")
+    p.add_argument("--clips", type=int, help="number of rendered training clips (overrides the config)")
+    p.add_argument("--cache-dir", type=Path, default=Path("var/alignment"), help="where rendered clips are cached")
+    p.add_argument("--cpu-budget", type=float, help="CPU seconds for the whole command, rendering included")
+    p.add_argument("--pause-file", help="training sleeps while this file exists")
+
     p = sub.add_parser("make-pairs", help="best-vs-worst pairs per prompt from reward-scored samples")
     p.add_argument("--samples", required=True, type=Path, help="CSV: path,prompt,<score columns>[,fps,num_frames]")
     p.add_argument("--weights", default="VQ=1,MQ=1,TA=1")
@@ -77,6 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=int, default=8)
     p.add_argument("--out", required=True, type=Path)
     _add_clip_args(p)
+
+    p = sub.add_parser("evaluate", help="aligned / guided vs pretrained from the same seeds: Table-4 win rates")
+    p.add_argument("--model", required=True, type=Path, help="the pretrained generator directory")
+    p.add_argument("--lora", action="append", default=[], metavar="NAME=DIR", help="an aligned arm; repeatable")
+    p.add_argument("--guided", metavar="NAME", help="a reward-guided arm (needs --guidance and --reward-model)")
+    p.add_argument("--guidance", help="reward-guidance weights, e.g. VQ=1,MQ=0,TA=0")
+    p.add_argument("--guidance-scale", type=float, default=1.0)
+    p.add_argument("--reward-model", type=Path)
+    p.add_argument("--prompts-file", type=Path, help="CSV with a prompt column (default: held-out synthetic prompts)")
+    p.add_argument("--prompt-column", default="prompt")
+    p.add_argument("--heldout-prompts", type=int, default=40, help="number of held-out synthetic prompts")
+    p.add_argument("--limit", type=int, help="first N prompts of --prompts-file")
+    p.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated; every prompt is sampled with every seed")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--cfg", type=float, default=4.0)
+    p.add_argument("--judge", choices=("synthetic",), default="synthetic", help="the pixel analyser of the world")
+    p.add_argument("--out", required=True, type=Path)
+    _add_clip_args(p)
     return parser
 
 
@@ -84,6 +111,34 @@ def cmd_build_tiny(args: argparse.Namespace) -> dict:
     from alignment.generator import build_tiny_generator
 
     return {"model": str(build_tiny_generator(args.out, seed=args.seed, codec=args.codec))}
+
+
+def cmd_pretrain_base(args: argparse.Namespace) -> dict:
+    import time
+
+    from alignment.pretrain import PretrainConfig, pretrain
+    from alignment.synthetic_clips import load_or_render
+
+    values = _read_json(args.config)
+    clip_values = dict(values.pop("clips", {}))
+    if args.clips is not None:
+        clip_values["n_clips"] = args.clips
+    if args.steps is not None:
+        values["steps"] = args.steps
+    if args.pause_file:
+        values["pause_file"] = args.pause_file
+    try:
+        config = PretrainConfig(clips=clip_values, **values)
+    except TypeError as exc:
+        raise ConfigError(f"pretrain config: {exc}") from exc
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    clips = load_or_render(config.clips, args.cache_dir)
+    if args.cpu_budget is not None:
+        config.max_cpu_seconds = args.cpu_budget - (time.process_time() - cpu0) - 60.0  # a minute for saving
+    result = pretrain(config, clips, args.out)
+    return {"model": str(result.out_dir), "steps": result.steps, "parameters": result.parameters,
+            "final_loss": result.history[-1]["loss"] if result.history else None,
+            "wall_s": round(time.monotonic() - wall0, 1), "cpu_s": round(time.process_time() - cpu0, 1)}
 
 
 def cmd_make_pairs(args: argparse.Namespace) -> dict:
@@ -233,6 +288,61 @@ def cmd_generate(args: argparse.Namespace) -> dict:
     return {"videos": len(manifest), "out": str(args.out)}
 
 
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError as exc:
+        raise CliError(f"--seeds {text!r}: expected comma-separated integers") from exc
+
+
+def _named_path(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise CliError(f"--lora {text!r}: expected NAME=DIR")
+    return name, Path(path)
+
+
+def _model_clip(model: Path, args: argparse.Namespace) -> tuple[int, int, int]:
+    """The clip shape a model directory was pretrained on (generator.json), else the command line's."""
+    meta_path = model / "generator.json"
+    clip = json.loads(meta_path.read_text()).get("clip") if meta_path.is_file() else None
+    if clip:
+        return int(clip["num_frames"]), int(clip["height"]), int(clip["width"])
+    return args.frames, args.height, args.width
+
+
+def cmd_evaluate(args: argparse.Namespace) -> dict:
+    from alignment.evaluate import Arm, SampleSettings, evaluate, format_table
+
+    seeds = _seed_list(args.seeds)
+    arms = [Arm(name, lora=path) for name, path in map(_named_path, args.lora)]
+    if args.guided:
+        if not args.guidance or not args.reward_model:
+            raise CliError("--guided needs --guidance and --reward-model")
+        from alignment.guidance import parse_guidance
+
+        arms.append(Arm(args.guided, reward_model=args.reward_model, guidance=parse_guidance(args.guidance),
+                        guidance_scale=args.guidance_scale))
+    if not arms:
+        raise CliError("nothing to compare: pass --lora NAME=DIR and/or --guided NAME")
+    if args.prompts_file:
+        args.prompt = []
+        prompts = _prompts(args)
+    else:
+        from alignment.synthetic_clips import heldout_prompts
+
+        prompts = heldout_prompts(args.heldout_prompts)
+    from alignment.synthetic_judge import pixel_judge
+
+    frames, height, width = _model_clip(args.model, args)
+    settings = SampleSettings(frames, height, width, steps=args.steps, cfg=args.cfg)
+    report = evaluate(args.model, arms, prompts, seeds, settings, pixel_judge, args.out)
+    print(format_table(report), file=sys.stderr)
+    return {"out": str(args.out), "pairs": len(prompts) * len(seeds), "base_gate": report.base_gate.rate,
+            "arms": {a.name: {"gate": a.gate.rate, **{d: round(w.rate, 4) for d, w in a.table.items()}}
+                     for a in report.arms}, "wall_s": round(report.wall_s, 1), "cpu_s": round(report.cpu_s, 1)}
+
+
 def _quiet_loading() -> None:
     """Keep stderr for our one-line errors: no checkpoint-loading bars from diffusers / transformers."""
     import diffusers
@@ -244,10 +354,12 @@ def _quiet_loading() -> None:
 
 COMMANDS = {
     "build-tiny": cmd_build_tiny,
+    "pretrain-base": cmd_pretrain_base,
     "make-pairs": cmd_make_pairs,
     "train": cmd_train,
     "train-reward": cmd_train_reward,
     "generate": cmd_generate,
+    "evaluate": cmd_evaluate,
 }
 
 

@@ -28,12 +28,18 @@ class WinRate:
         return self.wins + self.ties + self.losses
 
 
-def win_rate(aligned: np.ndarray, base: np.ndarray, tie_margin: float = 0.0) -> WinRate:
-    """Per-pair outcome 1 (aligned better by more than the margin), 0 (worse by more), ½ otherwise."""
+def win_rate(aligned: np.ndarray, base: np.ndarray, tie_margin: float | np.ndarray = 0.0) -> WinRate:
+    """Per-pair outcome 1 (aligned better by more than the margin), 0 (worse by more), ½ otherwise.
+
+    `tie_margin` is one number or one per pair (e.g. the measurement noise of the two scores compared).
+    """
     aligned, base = np.asarray(aligned, dtype=float), np.asarray(base, dtype=float)
     if aligned.shape != base.shape or aligned.ndim != 1 or len(aligned) < 2:
         raise ValueError(f"need two equal-length score vectors of ≥ 2 pairs, got {aligned.shape} and {base.shape}")
-    if tie_margin < 0:
+    tie_margin = np.asarray(tie_margin, dtype=float)
+    if tie_margin.ndim > 1 or (tie_margin.ndim == 1 and tie_margin.shape != aligned.shape):
+        raise ValueError(f"tie_margin must be one number or one per pair, got shape {tie_margin.shape}")
+    if np.any(tie_margin < 0) or np.any(np.isnan(tie_margin)):
         raise ValueError(f"tie_margin must be ≥ 0, got {tie_margin}")
     diff = aligned - base
     outcome = np.where(diff > tie_margin, 1.0, np.where(diff < -tie_margin, 0.0, 0.5))
@@ -53,7 +59,9 @@ def win_rate(aligned: np.ndarray, base: np.ndarray, tie_margin: float = 0.0) -> 
 
 
 def win_rate_table(
-    aligned: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray], tie_margins: Mapping[str, float] | None = None
+    aligned: Mapping[str, np.ndarray],
+    base: Mapping[str, np.ndarray],
+    tie_margins: Mapping[str, float | np.ndarray] | None = None,
 ) -> dict[str, WinRate]:
     """One `WinRate` per dimension present in both score tables."""
     missing = set(aligned) ^ set(base)

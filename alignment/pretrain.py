@@ -1,0 +1,248 @@
+"""`pretrain-base`: flow-matching pretraining of a tiny Wan generator on synthetic clips, saved as a model
+directory that `load_generator` reads (the same from_pretrained path as a released checkpoint).
+
+What makes a CPU-sized model learn colour, shape AND motion (a probe with 512 tokens and a byte-level text encoder
+learned colour only):
+- few tokens: an exactly invertible 4× pixel-unshuffle (48 channels) and 2×2×2 patches turn an 8×40×40 clip into
+  4×5×5 = 100 tokens;
+- learned attribute embeddings: a word-level tokenizer over the prompt grammar and a one-layer UMT5 encoder trained
+  jointly with the transformer (`alignment.grammar_text`);
+- an EMA of the weights for sampling, and prompt dropout so that classifier-free guidance has an unconditional
+  branch (the empty prompt, the sampler's default negative prompt).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from alignment.codec import PixelUnshuffleCodec
+from alignment.config import ConfigError
+from alignment.flow_matching import (
+    add_noise,
+    per_sample_mse,
+    sample_sigma,
+    sigma_to_timestep,
+    velocity_target,
+)
+from alignment.synthetic_clips import ClipSet, ClipSetConfig
+
+logger = logging.getLogger(__name__)
+
+PRETRAIN_META = "pretrain.json"
+
+
+@dataclass
+class PretrainConfig:
+    clips: ClipSetConfig = field(default_factory=ClipSetConfig)
+    steps: int = 2500
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    ema_decay: float = 0.998
+    prompt_dropout: float = 0.1
+    # transformer: width = heads × head_dim; 4× unshuffle + (2, 2, 2) patches = 8×8 pixels of 2 frames per token
+    num_layers: int = 4
+    num_attention_heads: int = 4
+    attention_head_dim: int = 32
+    ffn_dim: int = 256
+    text_dim: int = 64
+    text_layers: int = 1
+    unshuffle: int = 4
+    patch_size: tuple[int, int, int] = (2, 2, 2)
+    max_sequence_length: int = 20
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+    sampling_shift: float = 1.0  # the saved scheduler's shift (pixel-space clips this small need little)
+    seed: int = 0
+    threads: int = 2
+    max_cpu_seconds: float | None = None  # stop early when the process has used this much CPU time
+    pause_file: str | None = None  # while this file exists, training sleeps (a shared machine being measured)
+    log_every: int = 50
+    save_every: int = 0  # also write `<out>-step<N>` model directories every N steps (0 = only the final one)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.clips, dict):
+            self.clips = ClipSetConfig(**self.clips)
+        self.patch_size = tuple(self.patch_size)  # type: ignore[assignment]
+        for name in ("steps", "batch_size", "num_layers", "num_attention_heads", "attention_head_dim", "ffn_dim",
+                     "text_dim", "text_layers", "unshuffle", "max_sequence_length", "threads", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"pretrain: {name} must be ≥ 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0 or not 0 <= self.ema_decay < 1 or not 0 <= self.prompt_dropout < 1:
+            raise ConfigError("pretrain: learning_rate > 0, ema_decay in [0, 1), prompt_dropout in [0, 1) needed")
+        if len(self.patch_size) != 3 or min(self.patch_size) < 1:
+            raise ConfigError(f"pretrain: patch_size must be three positive ints, got {self.patch_size}")
+        side = self.clips.size // self.unshuffle
+        if self.clips.size % self.unshuffle or side % self.patch_size[1] or self.clips.frames % self.patch_size[0]:
+            raise ConfigError(
+                f"pretrain: {self.clips.frames}×{self.clips.size}² clips do not tile into unshuffle {self.unshuffle}"
+                f" and patches {self.patch_size}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PretrainResult:
+    out_dir: Path
+    steps: int
+    history: list[dict[str, float]]
+    wall_s: float
+    cpu_s: float
+    parameters: int
+
+
+def build_parts(config: PretrainConfig) -> tuple[Any, Any, Any, PixelUnshuffleCodec]:
+    """(tokenizer, text encoder, transformer, codec) with random weights, seeded by the config."""
+    from diffusers import WanTransformer3DModel
+
+    from alignment.grammar_text import build_grammar_text_encoder, build_grammar_tokenizer
+
+    torch.manual_seed(config.seed)
+    tokenizer = build_grammar_tokenizer()
+    text_encoder = build_grammar_text_encoder(len(tokenizer), config.text_dim, config.text_layers)
+    codec = PixelUnshuffleCodec(config.unshuffle)
+    channels = codec.latent_shape(1, config.unshuffle, config.unshuffle)[0]
+    transformer = WanTransformer3DModel(
+        patch_size=config.patch_size,
+        num_attention_heads=config.num_attention_heads,
+        attention_head_dim=config.attention_head_dim,
+        in_channels=channels,
+        out_channels=channels,
+        text_dim=config.text_dim,
+        freq_dim=256,
+        ffn_dim=config.ffn_dim,
+        num_layers=config.num_layers,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+    )
+    return tokenizer, text_encoder, transformer, codec
+
+
+def clips_to_video(frames: np.ndarray) -> torch.Tensor:
+    """uint8 [B, F, H, W, 3] → float [B, 3, F, H, W] in [−1, 1] (the codec's input convention)."""
+    return torch.from_numpy(frames).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
+
+
+def _lr_factor(step: int, config: PretrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10%."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _wait_while_paused(pause_file: str | None) -> None:
+    if pause_file is None:
+        return
+    while os.path.exists(pause_file):
+        time.sleep(30)
+
+
+def pretrain(config: PretrainConfig, clips: ClipSet, out_dir: str | Path) -> PretrainResult:
+    """Train on `clips` and save a model directory at `out_dir` (the EMA weights)."""
+    from alignment.grammar_text import encode_with_grad
+
+    if clips.frames.shape[1:] != (config.clips.frames, config.clips.size, config.clips.size, 3):
+        raise ConfigError(f"pretrain: clips of shape {clips.frames.shape[1:]} do not match the config's clip settings")
+    torch.set_num_threads(config.threads)
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    tokenizer, text_encoder, transformer, codec = build_parts(config)
+    modules = torch.nn.ModuleDict({"transformer": transformer, "text_encoder": text_encoder}).train()
+    ema = copy.deepcopy(modules).eval().requires_grad_(False)
+    params = [p for p in modules.parameters() if p.requires_grad]
+    n_params = sum(p.numel() for p in transformer.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config))
+    rng = np.random.default_rng(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    history: list[dict[str, float]] = []
+    running = 0.0
+    step = 0
+    for step in range(1, config.steps + 1):
+        _wait_while_paused(config.pause_file)
+        idx = np.sort(rng.choice(len(clips), size=config.batch_size, replace=False))
+        x0 = codec.encode(clips_to_video(clips.frames[idx]))
+        drop = rng.random(config.batch_size) < config.prompt_dropout
+        prompts = ["" if d else clips.prompts[i] for i, d in zip(idx, drop, strict=True)]
+        embeds = encode_with_grad(tokenizer, text_encoder, prompts, config.max_sequence_length)
+        noise = torch.randn(x0.shape, generator=gen)
+        sigma = sample_sigma(config.batch_size, gen, "logit_normal", config.logit_mean, config.logit_std)
+        pred = transformer(hidden_states=add_noise(x0, noise, sigma), timestep=sigma_to_timestep(sigma),
+                           encoder_hidden_states=embeds, return_dict=False)[0]
+        loss = per_sample_mse(pred, velocity_target(x0, noise)).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        _ema_update(ema, modules, min(config.ema_decay, (1 + step) / (10 + step)))
+        running += loss.item()
+        if step % config.log_every == 0:
+            cpu = time.process_time() - cpu0
+            history.append({"step": step, "loss": running / config.log_every, "cpu_s": cpu,
+                            "wall_s": time.monotonic() - wall0})
+            logger.info("pretrain step %d loss %.4f (cpu %.0f s)", step, running / config.log_every, cpu)
+            running = 0.0
+        if config.save_every and step % config.save_every == 0 and step < config.steps:
+            out_dir = Path(out_dir)
+            save_model_dir(config, tokenizer, ema["text_encoder"], ema["transformer"], codec,
+                           out_dir.with_name(f"{out_dir.name}-step{step}"), extra={"steps": step})
+        if config.max_cpu_seconds is not None and time.process_time() - cpu0 > config.max_cpu_seconds:
+            logger.warning("pretrain: CPU budget of %.0f s reached at step %d", config.max_cpu_seconds, step)
+            break
+    out = save_model_dir(config, tokenizer, ema["text_encoder"], ema["transformer"], codec, out_dir,
+                         extra={"steps": step, "history": history, "wall_s": time.monotonic() - wall0,
+                                "cpu_s": time.process_time() - cpu0, "parameters": n_params})
+    return PretrainResult(out, step, history, time.monotonic() - wall0, time.process_time() - cpu0, n_params)
+
+
+@torch.no_grad()
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    ema_params = list(ema.parameters())
+    torch._foreach_mul_(ema_params, decay)
+    torch._foreach_add_(ema_params, [p.detach() for p in model.parameters()], alpha=1.0 - decay)
+
+
+def save_model_dir(
+    config: PretrainConfig,
+    tokenizer: Any,
+    text_encoder: torch.nn.Module,
+    transformer: torch.nn.Module,
+    codec: PixelUnshuffleCodec,
+    out_dir: str | Path,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """A WanPipeline directory + generator.json (codec, sequence length) + pretrain.json (recipe, figures)."""
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline
+
+    from alignment.generator import GENERATOR_META
+
+    out_dir = Path(out_dir)
+    # WanPipeline needs a VAE component; the pixel-unshuffle codec never uses it, so a minimal one is stored
+    vae = AutoencoderKLWan(base_dim=3, z_dim=4, dim_mult=[1, 1], num_res_blocks=1, temperal_downsample=[False])
+    pipe = WanPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder.eval(), vae=vae.eval(),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=config.sampling_shift), transformer=transformer.eval(),
+    )
+    pipe.save_pretrained(out_dir)
+    meta = {"codec": codec.spec(), "max_sequence_length": config.max_sequence_length,
+            "clip": {"num_frames": config.clips.frames, "height": config.clips.size, "width": config.clips.size,
+                     "fps": config.clips.fps}}
+    (out_dir / GENERATOR_META).write_text(json.dumps(meta, indent=2))
+    (out_dir / PRETRAIN_META).write_text(json.dumps({"config": config.to_dict(), **(extra or {})}, indent=2))
+    return out_dir

@@ -1,29 +1,19 @@
 """Per-comparison aggregation of judgements and the prompt-level split (pure functions)."""
 
 import hashlib
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 SPLITS = ("train", "val", "test")
 
 
-def majority(labels: Sequence[str], *, split_vote: str = "same") -> str:
-    """The most frequent label; a tie between the top labels gives `split_vote` ("same" or "")."""
-    counts = Counter(label for label in labels if label)
-    if not counts:
+def majority(counts: Mapping[str, int], *, split_vote: str = "same") -> str:
+    """The label with the most judgements; a tie between the top labels gives `split_vote` ("same" or "")."""
+    ranked = sorted(((n, label) for label, n in counts.items() if n > 0), reverse=True)
+    if not ranked:
         return ""
-    ranked = counts.most_common()
-    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+    if len(ranked) > 1 and ranked[0][0] == ranked[1][0]:
         return split_vote
-    return ranked[0][0]
-
-
-def agreement(labels: Sequence[str]) -> float:
-    """Share of judgements that carry the most frequent label (1.0 for a single judgement)."""
-    counts = Counter(label for label in labels if label)
-    if not counts:
-        return 1.0
-    return counts.most_common(1)[0][1] / sum(counts.values())
+    return ranked[0][1]
 
 
 def split_of(prompt: str, *, seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> str:

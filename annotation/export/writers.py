@@ -1,31 +1,20 @@
-"""Writers for the three export formats. Each takes comparison records one at a time and keeps nothing else."""
+"""Writers for the three export formats. Each takes rows one at a time and keeps at most one batch."""
 
 import csv
 import json
 import os
 from pathlib import Path
-from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from annotation.export.aggregate import agreement, majority
-from annotation.export.records import ComparisonRecord
+from annotation.export.aggregate import majority
+from annotation.export.records import ComparisonRow, JudgementRow
 
 # Exactly the columns the VideoAlign training and evaluation code read.
 VIDEOALIGN_COLUMNS = ("path_A", "path_B", "A_model", "B_model", "prompt", "VQ", "MQ", "TA", "Overall",
                       "fps_A", "num_frames_A", "fps_B", "num_frames_B")
-DIMENSIONS = ("VQ", "MQ", "TA")
-
-
-def comparison_agreement(record: ComparisonRecord) -> float:
-    return sum(agreement([j.labels[d] for j in record.judgements]) for d in DIMENSIONS) / len(DIMENSIONS)
-
-
-class Writer(Protocol):
-    def write(self, record: ComparisonRecord, split: str, paths: tuple[str, str]) -> int:
-        """Write one comparison; returns how many judgements it carried."""
-    def close(self) -> None: ...
+MOS_COLUMNS = ("mos_A_VQ", "mos_A_MQ", "mos_A_TA", "mos_B_VQ", "mos_B_MQ", "mos_B_TA")
 
 
 class VideoAlignWriter:
@@ -38,57 +27,35 @@ class VideoAlignWriter:
         for writer in self.writers.values():
             writer.writerow(VIDEOALIGN_COLUMNS)
 
-    def write(self, record: ComparisonRecord, split: str, paths: tuple[str, str]) -> int:
-        labels = {d: majority([j.labels[d] for j in record.judgements], split_vote=self.split_vote)
-                  for d in (*DIMENSIONS, "Overall")}
-        writer = self.writers.get(split) or self.writers["all"]
-        writer.writerow((paths[0], paths[1], record.model_a, record.model_b, record.prompt,
-                         labels["VQ"], labels["MQ"], labels["TA"], labels["Overall"],
-                         f"{record.fps_a:.1f}", f"{float(record.frames_a):.1f}",
-                         f"{record.fps_b:.1f}", f"{float(record.frames_b):.1f}"))
-        return len(record.judgements)
+    def write(self, row: ComparisonRow, split: str, paths: tuple[str, str]) -> int:
+        labels = [majority(row.counts[d], split_vote=self.split_vote) for d in ("VQ", "MQ", "TA", "Overall")]
+        self.writers[split].writerow((paths[0], paths[1], row.model_a, row.model_b, row.prompt, *labels,
+                                      f"{row.fps_a:.1f}", f"{float(row.frames_a):.1f}",
+                                      f"{row.fps_b:.1f}", f"{float(row.frames_b):.1f}"))
+        return row.judgements
 
     def close(self) -> None:
         for handle in self.handles.values():
             handle.close()
 
 
-def judgement_rows(record: ComparisonRecord, split: str, paths: tuple[str, str]) -> list[dict]:
-    return [
-        {
-            "comparison": record.comparison,
-            "judgement": j.judgement,
-            "annotator": j.annotator,
-            "source": j.source,
-            "prompt": record.prompt,
-            "path_A": paths[0],
-            "path_B": paths[1],
-            "A_model": record.model_a,
-            "B_model": record.model_b,
-            "VQ": j.labels["VQ"],
-            "MQ": j.labels["MQ"],
-            "TA": j.labels["TA"],
-            "Overall": j.labels["Overall"],
-            "left": j.left,
-            "checklist": j.checklist,
-            "mos": j.mos,
-            "lead_time_ms": j.lead_time_ms,
-            "created_at": j.created_at.isoformat(),
-            "is_gold": record.is_gold,
-            "split": split,
-        }
-        for j in record.judgements
-    ]
-
-
 class JsonlWriter:
     def __init__(self, path: Path) -> None:
         self.handle = path.open("w", encoding="utf-8")
 
-    def write(self, record: ComparisonRecord, split: str, paths: tuple[str, str]) -> int:
-        rows = judgement_rows(record, split, paths)
-        self.handle.writelines(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
-        return len(rows)
+    def write(self, row: JudgementRow, split: str, paths: tuple[str, str]) -> int:
+        vq, mq, ta, overall = row.labels
+        record = {
+            "comparison": row.comparison, "judgement": row.judgement, "annotator": row.annotator,
+            "source": row.source, "prompt": row.prompt, "path_A": paths[0], "path_B": paths[1],
+            "A_model": row.model_a, "B_model": row.model_b, "VQ": vq, "MQ": mq, "TA": ta, "Overall": overall,
+            "left": row.left, "checklist": None, "mos": dict(zip(MOS_COLUMNS, row.mos, strict=True)),
+            "lead_time_ms": row.lead_time_ms, "created_at": row.created_at, "is_gold": row.is_gold, "split": split,
+        }
+        # The checklist is already JSON text from PostgreSQL: splice it in rather than parse and re-serialise.
+        line = json.dumps(record, separators=(",", ":")).replace('"checklist":null', f'"checklist":{row.checklist_json}', 1)
+        self.handle.write(line + "\n")
+        return 1
 
     def close(self) -> None:
         self.handle.close()
@@ -100,40 +67,40 @@ _PARQUET_SCHEMA = pa.schema([
     ("B_model", pa.string()), ("VQ", pa.string()), ("MQ", pa.string()), ("TA", pa.string()),
     ("Overall", pa.string()), ("left", pa.string()),
     ("checklist", pa.string()),  # JSON text: its keys differ per project, and a fixed schema must stay fixed
-    *[(f"mos_{key}", pa.int16()) for key in ("A_VQ", "A_MQ", "A_TA", "B_VQ", "B_MQ", "B_TA")],
+    *[(name, pa.int16()) for name in MOS_COLUMNS],
     ("lead_time_ms", pa.int64()), ("created_at", pa.string()), ("is_gold", pa.bool_()), ("split", pa.string()),
 ])
 
 
 class ParquetWriter:
-    """Buffers a bounded batch of rows, then appends a row group."""
+    """Collects a bounded batch column by column, then appends it as a row group."""
 
     BATCH = 50_000
 
     def __init__(self, path: Path) -> None:
         self.writer = pq.ParquetWriter(str(path), _PARQUET_SCHEMA, compression="zstd")
-        self.columns: dict[str, list] = {name: [] for name in _PARQUET_SCHEMA.names}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.columns: list[list] = [[] for _ in _PARQUET_SCHEMA.names]
         self.pending = 0
 
-    def write(self, record: ComparisonRecord, split: str, paths: tuple[str, str]) -> int:
-        rows = judgement_rows(record, split, paths)
-        for row in rows:
-            mos = row.pop("mos")
-            row["checklist"] = json.dumps(row["checklist"], separators=(",", ":"))
-            for key, value in mos.items():
-                row[f"mos_{key}"] = value
-            for name, value in row.items():
-                self.columns[name].append(value)
-        self.pending += len(rows)
+    def write(self, row: JudgementRow, split: str, paths: tuple[str, str]) -> int:
+        values = (row.comparison, row.judgement, row.annotator, row.source, row.prompt, paths[0], paths[1],
+                  row.model_a, row.model_b, *row.labels, row.left, row.checklist_json, *row.mos, row.lead_time_ms,
+                  row.created_at, row.is_gold, split)
+        for column, value in zip(self.columns, values, strict=True):
+            column.append(value)
+        self.pending += 1
         if self.pending >= self.BATCH:
             self._flush()
-        return len(rows)
+        return 1
 
     def _flush(self) -> None:
         if self.pending:
-            self.writer.write_table(pa.Table.from_pydict(self.columns, schema=_PARQUET_SCHEMA))
-            self.columns = {name: [] for name in _PARQUET_SCHEMA.names}
-            self.pending = 0
+            arrays = [pa.array(column, type=field.type) for column, field in zip(self.columns, _PARQUET_SCHEMA, strict=True)]
+            self.writer.write_table(pa.Table.from_arrays(arrays, schema=_PARQUET_SCHEMA))
+            self._reset()
 
     def close(self) -> None:
         self._flush()

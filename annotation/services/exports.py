@@ -13,14 +13,8 @@ from django.db import connection, transaction
 
 from annotation.errors import InvalidInput
 from annotation.export.aggregate import SPLITS, split_of
-from annotation.export.records import ComparisonRecord, ExportFilters, stream_comparisons
-from annotation.export.writers import (
-    JsonlWriter,
-    ParquetWriter,
-    VideoAlignWriter,
-    comparison_agreement,
-    publish,
-)
+from annotation.export.records import ExportFilters, stream_comparisons, stream_judgements
+from annotation.export.writers import JsonlWriter, ParquetWriter, VideoAlignWriter, publish
 from annotation.models import Project
 from annotation.selectors_quality import project_quality
 
@@ -114,7 +108,7 @@ def _excluded_annotators(project: Project, options: ExportOptions) -> tuple[int,
 def _targets(output: Path, options: ExportOptions) -> dict[str, Path]:
     if options.fmt == "videoalign" and options.split:
         return {part: output.with_name(f"{output.stem}_{part}{output.suffix or '.csv'}") for part in SPLITS}
-    return {"all": output}
+    return {"all": output}  # JSONL and Parquet carry the split in a column
 
 
 def _count(project: Project) -> int:
@@ -135,10 +129,10 @@ def dataset_export(
     partials = {part: path.with_name(path.name + ".partial") for part, path in targets.items()}
     if options.fmt == "videoalign":
         writer = VideoAlignWriter(partials, split_vote=options.split_vote)
-    elif options.fmt == "jsonl":
-        writer = JsonlWriter(partials["all"])
+        rows = stream_comparisons(project, filters)
     else:
-        writer = ParquetWriter(partials["all"])
+        writer = (JsonlWriter if options.fmt == "jsonl" else ParquetWriter)(partials["all"])
+        rows = stream_judgements(project, filters)
     paths = _Paths(options.paths, output.parent)
     result = ExportResult(files=[str(p) for p in targets.values()], per_split=dict.fromkeys(SPLITS, 0),
                           excluded_annotators=len(excluded))
@@ -146,17 +140,21 @@ def dataset_export(
     try:
         # One read-only transaction: a consistent snapshot, and the server-side cursor lives inside it.
         with transaction.atomic():
-            record: ComparisonRecord
-            for record in stream_comparisons(project, filters):
-                if options.filters.min_agreement and comparison_agreement(record) < options.filters.min_agreement:
-                    continue
-                part = split_of(record.prompt, seed=options.seed, fractions=options.fractions) if options.split else "all"
-                result.judgements += writer.write(record, part, (paths(record.path_a), paths(record.path_b)))
-                result.comparisons += 1
-                if part in result.per_split:
-                    result.per_split[part] += 1
-                if progress is not None and result.comparisons % PROGRESS_EVERY == 0:
-                    progress(min(0.99, result.judgements / total))
+            try:
+                last_comparison, part = None, "all"
+                for row in rows:
+                    if row.comparison != last_comparison:
+                        # Rows of one comparison arrive together: split and count once per comparison.
+                        last_comparison = row.comparison
+                        if options.split:
+                            part = split_of(row.prompt, seed=options.seed, fractions=options.fractions)
+                            result.per_split[part] += 1
+                        result.comparisons += 1
+                        if progress is not None and result.comparisons % PROGRESS_EVERY == 0:
+                            progress(min(0.99, result.judgements / total))
+                    result.judgements += writer.write(row, part, (paths(row.path_a), paths(row.path_b)))
+            finally:
+                rows.close()  # the server-side cursor must close inside its transaction
         writer.close()
         publish({partials[part]: targets[part] for part in targets})
     except BaseException:

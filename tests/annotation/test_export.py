@@ -100,7 +100,7 @@ def test_split_vote_can_be_left_empty_and_paths_absolute(judged, tmp_path):
     dataset_export(project=project, output=output, options=ExportOptions(split_vote="", paths="absolute"))
     with output.open(newline="") as handle:
         first = next(csv.DictReader(handle))
-    assert first["MQ"] == ""
+    assert first["MQ"] == ""  # c1's MQ votes A, B, same: split evenly
     assert os.path.isabs(first["path_A"]) and Path(first["path_A"]).is_file()
 
 
@@ -203,8 +203,8 @@ def test_a_failing_export_leaves_no_file(judged, tmp_path, monkeypatch):
 
 
 def test_majority():
-    assert majority(["A", "A", "B"]) == "A"
-    assert majority(["A", "B"]) == "same"
-    assert majority(["A", "B"], split_vote="") == ""
-    assert majority(["same", "same", "A"]) == "same"
-    assert majority([]) == ""
+    assert majority({"A": 2, "B": 1, "same": 0}) == "A"
+    assert majority({"A": 1, "B": 1, "same": 0}) == "same"
+    assert majority({"A": 1, "B": 1, "same": 0}, split_vote="") == ""
+    assert majority({"A": 1, "B": 0, "same": 2}) == "same"
+    assert majority({"A": 0, "B": 0, "same": 0}) == ""

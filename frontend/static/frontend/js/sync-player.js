@@ -19,6 +19,7 @@ export class SyncPlayer extends EventTarget {
     this.fps = 24;
     this._raf = 0;
     this._token = 0;
+    this._waitingFor = null;
     for (const video of this.videos) {
       video.loop = false; // looping is done here so that both restart together
       video.addEventListener("ended", () => this._onEnded(video));
@@ -83,7 +84,7 @@ export class SyncPlayer extends EventTarget {
     this.wantPlaying = true;
     const leader = this.leader;
     if (leader.ended || leader.currentTime >= this.duration - 1e-3) this._setBoth(0);
-    else this._alignFollower();
+    else this._alignFollower(this.frameDuration / 2); // a seek costs a stall: only when visibly apart
     this._applyRate();
     this._startTicking();
     try {
@@ -162,10 +163,10 @@ export class SyncPlayer extends EventTarget {
     }
   }
 
-  _alignFollower() {
+  _alignFollower(tolerance = 0) {
     const follower = this.follower;
     const t = this.leader.currentTime;
-    if ((follower.duration || 0) > t) follower.currentTime = t;
+    if ((follower.duration || 0) > t && Math.abs(follower.currentTime - t) > tolerance) follower.currentTime = t;
   }
 
   _applyRate() {
@@ -186,16 +187,21 @@ export class SyncPlayer extends EventTarget {
     }
   }
 
-  // One element ran out of data: hold the other so that they do not drift apart; resume when both can play.
+  // One element ran out of data: hold the other so that they do not drift apart; resume when it can play.
   _onWaiting(video) {
-    if (!this.wantPlaying) return;
+    // Seeks (ours) also fire "waiting"; only a stall in playback should hold the other video.
+    if (!this.wantPlaying || video.seeking || this._waitingFor === video) return;
+    this._waitingFor = video;
     const other = video === this.videos[0] ? this.videos[1] : this.videos[0];
     other.pause();
     const resume = () => {
       video.removeEventListener("canplay", resume);
+      video.removeEventListener("playing", resume);
+      this._waitingFor = null;
       if (this.wantPlaying) this.play();
     };
     video.addEventListener("canplay", resume);
+    video.addEventListener("playing", resume);
   }
 
   _startTicking() {
@@ -213,6 +219,13 @@ export class SyncPlayer extends EventTarget {
   _correctDrift() {
     const leader = this.leader;
     const follower = this.follower;
+    if (this._waitingFor) return;
+    // Safety net: a video that stopped on its own (a decoder hiccup) while the pair should play is restarted.
+    const stalled = this.videos.find((v) => v.paused && !v.ended && v.currentTime < (v.duration || 0) - 1e-3);
+    if (stalled && this.videos.every((v) => v.readyState >= 3)) {
+      this.play();
+      return;
+    }
     if (leader.paused || follower.paused || leader.seeking || follower.seeking) return;
     const t = leader.currentTime;
     if (t >= (follower.duration || 0)) return; // the follower is done and holds its last frame

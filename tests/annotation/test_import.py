@@ -175,3 +175,22 @@ def test_cli_exits_non_zero_with_a_reason(videos_dir, capsys):
     bad.write_text("x")
     with pytest.raises(CommandError, match="unknown manifest format"):
         call_command("import_comparisons", str(bad), project=project.slug)
+
+
+def test_the_number_of_queries_does_not_grow_with_the_rows(videos_dir):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(rows: int) -> int:
+        project = make_project()
+        manifest = _write_manifest(videos_dir / f"m{rows}.csv",
+                                   [_row(prompt=f"a red circle moves left {i}", VQ="A", MQ="B", TA="same")
+                                    for i in range(rows)])
+        with CaptureQueriesContext(connection) as captured:
+            report = comparisons_import(project=project, manifest=manifest, roots=[videos_dir])
+        assert report.written and report.comparisons == rows and report.judgements == rows
+        return len(captured)
+
+    queries_for(5)  # registers the two videos; later imports find them
+    # Both sizes fit one write chunk: the same statements, whatever the number of rows.
+    assert queries_for(20) == queries_for(400)

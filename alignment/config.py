@@ -83,6 +83,7 @@ class TrainConfig:
     heldout_fraction: float = 0.0
     eval_every: int = 0
     early_stopping_patience: int = 0
+    heldout_draws: int = 1  # (ε, σ) draws per held-out pair, errors averaged before the implicit accuracy
     progress_bar: bool = True
 
     def __post_init__(self) -> None:
@@ -103,7 +104,7 @@ class TrainConfig:
         for name in ("beta", "learning_rate", "rwr_temperature", "timestep_shift", "logit_std", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("batch_size", "gradient_accumulation", "max_steps"):
+        for name in ("batch_size", "gradient_accumulation", "max_steps", "heldout_draws"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if min(self.sft_weight, self.weight_decay, self.checkpoint_every, self.eval_every) < 0:

@@ -32,7 +32,15 @@ from alignment.flow_matching import (
     velocity_target,
 )
 from alignment.generator import Generator
-from alignment.losses import LossOutput, flow_dpo_loss, flow_rwr_loss, sft_loss, split_pair
+from alignment.losses import (
+    BETA_SCHEDULES,
+    LossOutput,
+    dpo_loss_from_errors,
+    flow_dpo_loss,
+    flow_rwr_loss,
+    sft_loss,
+    split_pair,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -138,22 +146,35 @@ DATA_KIND: dict[str, type] = {"flow-dpo": PairData, "sft": PairData, "flow-rwr":
 def heldout_metrics(
     transformer: torch.nn.Module, data: PairData, config: TrainConfig, seed: int = 2024
 ) -> dict[str, float]:
-    """Flow-DPO statistics of held-out pairs at a fixed draw of noise and σ, so evaluations are comparable."""
+    """Flow-DPO statistics of held-out pairs at a fixed draw of noise and σ, so evaluations are comparable.
+
+    With `config.heldout_draws` > 1 each pair's errors are averaged over that many (ε, σ) draws before the
+    statistics are taken: a Monte-Carlo estimate of the expected error, whose sign is the implicit preference
+    (one draw at a random σ is a noisy vote).
+    """
     generator = torch.Generator().manual_seed(seed)
     device = next(transformer.parameters()).device
-    totals: dict[str, float] = {}
+    errors: list[torch.Tensor] = []  # per batch: [4, B] model w, model l, ref w, ref l (mean over draws)
+    betas: list[torch.Tensor] = []
     for start in range(0, len(data), config.batch_size):
         idx = torch.arange(start, min(start + config.batch_size, len(data)))
         batch = {k: v.to(device) for k, v in data.batch(idx).items()}
-        noisy = noisy_pair_batch(batch["latents_w"], batch["latents_l"], generator, config)
         embeds = torch.cat([batch["embeds"], batch["embeds"]])
-        model_pred = _predict(transformer, noisy, embeds)
-        with adapter_disabled(transformer):
-            ref_pred = _predict(transformer, noisy, embeds)
-        out = flow_dpo_loss(model_pred, ref_pred, noisy.target, noisy.sigma, config.beta, config.beta_schedule)
-        for key in ("loss", "implicit_accuracy", "reward_margin"):
-            totals[key] = totals.get(key, 0.0) + out.stats[key] * len(idx)
-    return {f"heldout_{k}": v / len(data) for k, v in totals.items()}
+        total, beta_sum = None, None
+        for _ in range(config.heldout_draws):
+            noisy = noisy_pair_batch(batch["latents_w"], batch["latents_l"], generator, config)
+            model_err = per_sample_mse(_predict(transformer, noisy, embeds), noisy.target)
+            with adapter_disabled(transformer):
+                ref_err = per_sample_mse(_predict(transformer, noisy, embeds), noisy.target)
+            errs = torch.stack([*split_pair(model_err), *split_pair(ref_err)])
+            beta = BETA_SCHEDULES[config.beta_schedule](config.beta, noisy.sigma.to(errs))
+            total = errs if total is None else total + errs
+            beta_sum = beta if beta_sum is None else beta_sum + beta
+        errors.append(total / config.heldout_draws)
+        betas.append(beta_sum / config.heldout_draws)
+    e, beta = torch.cat(errors, dim=1), torch.cat(betas)
+    stats = dpo_loss_from_errors(e[0], e[1], e[2], e[3], beta).stats
+    return {f"heldout_{k}": stats[k] for k in ("loss", "implicit_accuracy", "reward_margin")}
 
 
 def batch_indices(micro_step: int, batch_size: int, n_items: int, seed: int) -> torch.Tensor:

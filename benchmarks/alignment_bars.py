@@ -1,0 +1,260 @@
+"""The issue's Bars for alignment in the synthetic world, each as a recipe that prints its figures (JSON lines).
+
+  .venv/bin/python benchmarks/alignment_bars.py base       # pretrain-base if missing, then the quality gate
+  .venv/bin/python benchmarks/alignment_bars.py dpo        # on-policy annotator pairs → Flow-DPO naive vs guarded
+  .venv/bin/python benchmarks/alignment_bars.py guidance   # latent reward (noisy vs clean) → guided sampling
+
+Artefacts are cached under var/alignment/ (the base model, the rendered clips, sampled pair sets) and rebuilt when
+missing. Every measured stage reports wall and process CPU time. Waits while /work/main/.quiet exists (the lead
+measuring other benchmarks on the shared machine).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alignment.evaluate import Arm, SampleSettings, evaluate, format_table, gate_rate  # noqa: E402
+from alignment.synthetic_clips import heldout_prompts, train_prompts  # noqa: E402
+
+VAR = ROOT / "var" / "alignment"
+QUIET = ROOT / ".quiet"
+logger = logging.getLogger("alignment_bars")
+
+
+def wait_quiet() -> None:
+    while QUIET.exists():
+        time.sleep(30)
+
+
+class Timer:
+    def __enter__(self) -> Timer:
+        self.wall0, self.cpu0 = time.monotonic(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.monotonic() - self.wall0, time.process_time() - self.cpu0
+
+
+def emit(name: str, **figures: object) -> None:
+    print(json.dumps({"bar": name, **figures}, default=str), flush=True)
+
+
+def ensure_base(model: Path, threads: int) -> dict:
+    """The pretrained base (pretrain-base's recipe) at `model`, trained when missing."""
+    if (model / "model_index.json").is_file():
+        return json.loads((model / "pretrain.json").read_text()) if (model / "pretrain.json").is_file() else {}
+    from alignment.cli import main
+
+    wait_quiet()
+    config = VAR / "pretrain_base.json"
+    config.write_text(json.dumps({"steps": 2500, "threads": threads, "clips": {"n_clips": 8000}}))
+    code = main(["-v", "pretrain-base", "--out", str(model), "--config", str(config), "--cpu-budget", "2700",
+                 "--cache-dir", str(VAR), "--pause-file", str(QUIET)])
+    if code:
+        raise SystemExit(code)
+    return json.loads((model / "pretrain.json").read_text())
+
+
+def settings_for(model: Path, steps: int, cfg: float, chunk: int = 40) -> SampleSettings:
+    clip = json.loads((model / "generator.json").read_text())["clip"]
+    return SampleSettings(clip["num_frames"], clip["height"], clip["width"], steps=steps, cfg=cfg, chunk=chunk)
+
+
+def bar_base(args: argparse.Namespace) -> None:
+    from alignment.generator import load_generator
+    from alignment.onpolicy import sample_set
+    from alignment.synthetic_judge import analyse, judgement_from_analysis
+
+    meta = ensure_base(args.model, args.threads)
+    emit("base/pretrain", steps=meta.get("steps"), parameters=meta.get("parameters"),
+         wall_s=meta.get("wall_s"), cpu_s=meta.get("cpu_s"))
+    wait_quiet()
+    prompts = heldout_prompts(args.prompts)
+    seeds = list(range(args.seeds))
+    with Timer() as t:
+        samples = sample_set(load_generator(args.model), prompts, seeds, settings_for(args.model, args.steps, args.cfg),
+                             analyse)
+    gate = gate_rate([judgement_from_analysis(a) for a in samples.analyses])
+    emit("base/gate", samples=len(samples.prompts), gate=gate.rate, ci=[gate.ci_low, gate.ci_high],
+         per_check=gate.per_check, wall_s=round(t.wall, 1), cpu_s=round(t.cpu, 1))
+    if args.grid:
+        from alignment.evaluate import write_grid
+
+        picks = range(0, len(samples.prompts), len(seeds))
+        write_grid(args.grid, [[samples.frames[i]] for i in list(picks)[:12]])
+
+
+def _sampled_train_set(model: Path, args: argparse.Namespace):
+    """On-policy samples of training prompts, analysed; cached (the expensive part of making pairs)."""
+    from alignment.generator import load_generator
+    from alignment.onpolicy import sample_set
+    from alignment.synthetic_judge import analyse
+
+    path = VAR / f"onpolicy-{model.name}-{args.pair_prompts}x{args.pair_seeds}-s{args.steps}-c{args.cfg}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes()), None
+    prompts = list(dict.fromkeys(train_prompts(args.pair_prompts * 2, seed=11)))[: args.pair_prompts]
+    with Timer() as t:
+        samples = sample_set(load_generator(model), prompts, list(range(100, 100 + args.pair_seeds)),
+                             settings_for(model, args.steps, args.cfg), analyse)
+    path.write_bytes(pickle.dumps(samples))
+    return samples, t
+
+
+def bar_dpo(args: argparse.Namespace) -> None:
+    from alignment.config import TrainConfig
+    from alignment.generator import load_generator
+    from alignment.onpolicy import annotate, pair_data, preference_pairs, split_pairs_by_prompt
+    from alignment.synthetic_judge import pixel_judge
+    from alignment.train import train
+
+    ensure_base(args.model, args.threads)
+    wait_quiet()
+    total_wall0, total_cpu0 = time.monotonic(), time.process_time()
+    samples, t = _sampled_train_set(args.model, args)
+    if t is not None:
+        emit("dpo/sample", samples=len(samples.prompts), wall_s=round(t.wall, 1), cpu_s=round(t.cpu, 1))
+    comparisons = annotate(samples, args.annotator, seed=0)
+    weights = {args.target: 1.0}
+    runs = {
+        "naive": dict(pairs=preference_pairs(comparisons, weights), sft_weight=0.0, patience=0,
+                      steps=args.naive_steps, beta_schedule=args.naive_beta_schedule),
+        "guarded": dict(pairs=preference_pairs(comparisons, weights, samples, loser_floor=args.loser_floor),
+                        sft_weight=args.sft_weight, patience=args.patience, steps=args.dpo_steps,
+                        beta_schedule="constant"),
+    }
+    arms = []
+    for name, run in runs.items():
+        if name not in args.runs:
+            continue
+        train_pairs, held_pairs = split_pairs_by_prompt(run["pairs"], samples, 0.2)
+        generator = load_generator(args.model)
+        data, held = pair_data(generator, samples, train_pairs), pair_data(generator, samples, held_pairs)
+        config = TrainConfig(
+            method="flow-dpo", beta=args.beta, beta_schedule=run["beta_schedule"], sft_weight=run["sft_weight"],
+            lora={"rank": args.rank, "alpha": args.rank, "targets": ["to_q", "to_k", "to_v", "to_out.0", "proj_out"]},
+            learning_rate=args.lr, batch_size=args.batch, max_steps=run["steps"], seed=0,
+            eval_every=args.eval_every, early_stopping_patience=run["patience"], heldout_draws=args.heldout_draws,
+            progress_bar=False,
+        )
+        out = VAR / f"dpo-{name}"
+        with Timer() as t:
+            result = train(config, data, generator, out, heldout=held)
+        lora = result.best_lora_dir if (name == "guarded" and result.best_lora_dir) else result.lora_dir
+        best = max(result.history, key=lambda h: h.get("heldout_implicit_accuracy", -1))
+        final = result.history[-1]
+        emit(f"dpo/train-{name}", pairs=len(train_pairs), heldout_pairs=len(held_pairs), steps=result.steps,
+             lora=str(lora), best_heldout_implicit_accuracy=result.best_heldout_accuracy,
+             best_step=best.get("step"), final_heldout_implicit_accuracy=final.get("heldout_implicit_accuracy"),
+             final_train_implicit_accuracy=final.get("implicit_accuracy"), wall_s=round(t.wall, 1),
+             cpu_s=round(t.cpu, 1))
+        arms.append(Arm(f"flow-dpo-{name}", lora=lora))
+    wait_quiet()
+    report = evaluate(args.model, arms, heldout_prompts(args.prompts), list(range(args.seeds)),
+                      settings_for(args.model, args.steps, args.cfg), pixel_judge, VAR / "eval-dpo")
+    _emit_report("dpo/eval", report)
+    emit("dpo/total", wall_s=round(time.monotonic() - total_wall0, 1),
+         cpu_s=round(time.process_time() - total_cpu0, 1))
+
+
+def _emit_report(name: str, report) -> None:
+    emit(name, pairs=len(report.prompts) * len(report.seeds), base_gate=report.base_gate.rate,
+         base_gate_ci=[report.base_gate.ci_low, report.base_gate.ci_high],
+         arms={a.name: {"gate": a.gate.rate, "gate_ci": [a.gate.ci_low, a.gate.ci_high], **{
+             d: {"rate": w.rate, "ci": [w.ci_low, w.ci_high], "wtl": [w.wins, w.ties, w.losses],
+                 "d_z": w.effect_size} for d, w in a.table.items()}} for a in report.arms},
+         wall_s=round(report.wall_s, 1), cpu_s=round(report.cpu_s, 1))
+    print(format_table(report), flush=True)
+
+
+def bar_guidance(args: argparse.Namespace) -> None:
+    from alignment.dataset import ComparisonData
+    from alignment.generator import load_generator
+    from alignment.latent_reward import LatentRewardConfig, train_latent_reward
+    from alignment.onpolicy import LABEL_SIGN, annotate
+    from alignment.synthetic_judge import pixel_judge
+
+    ensure_base(args.model, args.threads)
+    wait_quiet()
+    samples, _ = _sampled_train_set(args.model, args)
+    comparisons = annotate(samples, args.annotator, seed=1)
+    generator = load_generator(args.model)
+    prompts = sorted(set(samples.prompts))
+    index = {p: i for i, p in enumerate(prompts)}
+    dims = ("VQ", "MQ", "TA")
+    data = ComparisonData(
+        latents=samples.latents, embeds=generator.encode_prompts(prompts),
+        rows=torch.tensor([[c.a, c.b, index[samples.prompts[c.a]]] for c in comparisons]),
+        labels=torch.tensor([[float(LABEL_SIGN[c.labels[d]]) for d in dims] for c in comparisons]),
+        dimensions=dims,
+    )
+    arms = []
+    for noisy in (True, False):
+        name = "noisy" if noisy else "clean"
+        config = LatentRewardConfig(num_blocks=args.rm_blocks, noisy=noisy, max_steps=args.rm_steps,
+                                    batch_size=16, progress_bar=False)
+        with Timer() as t:
+            result = train_latent_reward(generator.transformer, data, config, VAR / f"latent-reward-{name}")
+        tail = result.history[-50:]
+        emit(f"guidance/train-{name}", comparisons=len(data), steps=config.max_steps,
+             final_accuracy=sum(h["accuracy_without_ties"] for h in tail) / len(tail),
+             wall_s=round(t.wall, 1), cpu_s=round(t.cpu, 1))
+        arms.append(Arm(f"guided-{name}", reward_model=VAR / f"latent-reward-{name}",
+                        guidance={args.target: 1.0}, guidance_scale=args.guidance_scale))
+    wait_quiet()
+    report = evaluate(args.model, arms, heldout_prompts(args.prompts), list(range(args.seeds)),
+                      settings_for(args.model, args.steps, args.cfg), pixel_judge, VAR / "eval-guidance")
+    _emit_report("guidance/eval", report)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bar", choices=("base", "dpo", "guidance"))
+    parser.add_argument("--model", type=Path, default=VAR / "base")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: least CPU per step when shared)")
+    parser.add_argument("--prompts", type=int, default=50, help="held-out evaluation prompts")
+    parser.add_argument("--seeds", type=int, default=4, help="seeds per evaluation prompt")
+    parser.add_argument("--steps", type=int, default=20, help="sampling steps")
+    parser.add_argument("--cfg", type=float, default=4.0)
+    parser.add_argument("--grid", type=Path, help="base: write a PNG of samples here")
+    parser.add_argument("--target", default="VQ", choices=("VQ", "MQ", "TA"))
+    parser.add_argument("--annotator", default="careful")
+    parser.add_argument("--pair-prompts", type=int, default=120)
+    parser.add_argument("--pair-seeds", type=int, default=4)
+    parser.add_argument("--runs", nargs="+", default=["naive", "guarded"])
+    parser.add_argument("--beta", type=float, default=2000.0)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--dpo-steps", type=int, default=300)
+    parser.add_argument("--naive-steps", type=int, default=600)
+    parser.add_argument("--naive-beta-schedule", default="constant")
+    parser.add_argument("--sft-weight", type=float, default=1.0)
+    parser.add_argument("--patience", type=int, default=4)
+    parser.add_argument("--eval-every", type=int, default=25)
+    parser.add_argument("--heldout-draws", type=int, default=4)
+    parser.add_argument("--loser-floor", type=json.loads, default={"VQ": -2.5, "MQ": -2.5, "TA": -2.5})
+    parser.add_argument("--rm-blocks", type=int, default=2)
+    parser.add_argument("--rm-steps", type=int, default=400)
+    parser.add_argument("--guidance-scale", type=float, default=1.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    VAR.mkdir(parents=True, exist_ok=True)
+    {"base": bar_base, "dpo": bar_dpo, "guidance": bar_guidance}[args.bar](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 import hashlib
 import itertools
+import uuid
 
 import factory
 from django.conf import settings
@@ -27,8 +28,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def make_project(**kwargs) -> Project:
     n = next(_colours)
+    token = uuid.uuid4().hex[:6]  # unique across sessions too, should an earlier run have left rows behind
     kwargs.setdefault("name", f"Project {n}")
-    kwargs.setdefault("slug", f"project-{n}")
+    kwargs.setdefault("slug", f"project-{n}-{token}")
     return project_create(**kwargs)
 
 

@@ -68,9 +68,9 @@ def binomial_two_sided_p(k: int, n: int, p: float = 0.5) -> float:
     return min(1.0, total)
 
 
-def majority_of_others(units: np.ndarray, values: np.ndarray, n_categories: int) -> np.ndarray:
-    """For each value, the majority category among the OTHER values of its unit; −1 when there are no others
-    or the others are split evenly between their top categories."""
+def majority_of_others(units: np.ndarray, values: np.ndarray, n_categories: int, min_others: int = 2) -> np.ndarray:
+    """For each value, the majority category among the OTHER values of its unit; −1 when there are fewer than
+    `min_others` others (one other annotator is a pair, not a majority) or the others' top categories tie."""
     _, unit_index = np.unique(units, return_inverse=True)
     counts = np.zeros((unit_index.max() + 1 if len(unit_index) else 0, n_categories), dtype=np.int64)
     np.add.at(counts, (unit_index, values), 1)
@@ -79,7 +79,7 @@ def majority_of_others(units: np.ndarray, values: np.ndarray, n_categories: int)
     top = others.max(axis=1)
     winner = others.argmax(axis=1)
     unique_top = (others == top[:, None]).sum(axis=1) == 1
-    return np.where((top > 0) & unique_top, winner, -1)
+    return np.where((others.sum(axis=1) >= min_others) & unique_top, winner, -1)
 
 
 @dataclass(frozen=True)

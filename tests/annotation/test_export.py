@@ -208,3 +208,62 @@ def test_majority():
     assert majority({"A": 1, "B": 1, "same": 0}, split_vote="") == ""
     assert majority({"A": 1, "B": 0, "same": 2}) == "same"
     assert majority({"A": 0, "B": 0, "same": 0}) == ""
+
+
+def test_round_trip_import_simulated_judgements_export(tmp_path):
+    """Import a manifest, let simulated annotators judge through the services, export, read back."""
+    import random
+
+    import numpy as np
+
+    from annotation.services.imports import comparisons_import
+    from synthetic.annotators import annotator_profile, draw_label
+    from tests.annotation.clips import write_clip
+
+    random.seed(2)
+    folder = tmp_path / "incoming"
+    for index in range(4):
+        write_clip(folder / f"v{index}.mp4", colour=60 + index)
+    manifest = folder / "m.csv"
+    pairs = [("v0.mp4", "v1.mp4", "a red circle moves left"), ("v2.mp4", "v3.mp4", "two blue squares bounce"),
+             ("v1.mp4", "v2.mp4", "a green triangle rotates")]
+    manifest.write_text("path_A,path_B,prompt\n" + "".join(f"{a},{b},{p}\n" for a, b, p in pairs))
+    project = make_project(overlap=1)
+    assert comparisons_import(project=project, manifest=manifest, roots=[folder]).written
+    rng = np.random.default_rng(0)
+    utility = {f"v{i}.mp4": rng.normal(0, 1, 3) for i in range(4)}
+    profile = annotator_profile("careful")
+    user = make_member(project)
+    expected = {}
+    while (lease := claim(project, user)) is not None:
+        prompt = lease.comparison.prompt.text
+        a, b, _ = next(p for p in pairs if p[2] == prompt)
+        left, right = (a, b) if lease.left_is_a else (b, a)
+        shown = {d: draw_label(profile, utility[left][i], utility[right][i], rng) for i, d in enumerate(("VQ", "MQ", "TA"))}
+        to_ab = {"left": "A" if lease.left_is_a else "B", "right": "B" if lease.left_is_a else "A", "tie": "same"}
+        expected[prompt] = [to_ab[shown[d]] for d in ("VQ", "MQ", "TA")]
+        judgement_submit(assignment_id=lease.pk, annotator=user,
+                         submission=SubmittedJudgement(labels=shown, idempotency_key=f"rt-{lease.pk}"))
+    output = tmp_path / "export" / "rt.csv"
+    dataset_export(project=project, output=output, options=ExportOptions())
+    rows = read_videoalign(output, output.parent)
+    encode = {"A": 1, "B": -1, "same": 0}
+    assert {r["prompt"]: [r["VQ"], r["MQ"], r["TA"]] for r in rows} == {
+        prompt: [encode[label] for label in labels] for prompt, labels in expected.items()
+    }
+
+
+def test_spammers_and_low_gold_accuracy_can_be_excluded(tmp_path):
+    project = make_project(overlap=2, gold_rate=0.0)
+    comparisons = make_comparisons(project, 25)
+    honest, lazy = make_member(project, username="honest"), make_member(project, username="lazy")
+    _judge(project, honest, {c.pk: dict(VQ="A", MQ="B", TA="A") for c in comparisons})
+    _judge(project, lazy, {c.pk: dict(VQ="same", MQ="same", TA="same") for c in comparisons})
+    everyone = dataset_export(project=project, output=tmp_path / "a.jsonl", options=ExportOptions(fmt="jsonl"))
+    assert everyone.judgements == 50
+    # The lazy annotator ties everything (tie rate 1.0 over 25 judgements): flagged as a spammer.
+    without = dataset_export(project=project, output=tmp_path / "b.jsonl",
+                             options=ExportOptions(fmt="jsonl", exclude_spammers=True))
+    assert without.judgements == 25 and without.excluded_annotators == 1
+    lines = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert {line["VQ"] for line in lines} == {"A"}

@@ -62,9 +62,10 @@ def test_binomial_two_sided():
 def test_majority_of_others():
     units = np.array([1, 1, 1, 2, 2, 3])
     values = np.array([0, 0, 1, 2, 2, 1])
-    # Unit 1: the first A sees (A, B): split → −1; the B sees (A, A) → A. Unit 2: each sees the other. Unit 3:
-    # nobody else.
-    assert quality.majority_of_others(units, values, 3).tolist() == [-1, -1, 0, 2, 2, -1]
+    # Unit 1: the first A sees (A, B): split → −1; the B sees (A, A) → A. Unit 2: one other is no majority.
+    # Unit 3: nobody else.
+    assert quality.majority_of_others(units, values, 3).tolist() == [-1, -1, 0, -1, -1, -1]
+    assert quality.majority_of_others(units, values, 3, min_others=1).tolist() == [-1, -1, 0, 2, 2, -1]
 
 
 @pytest.mark.django_db
@@ -92,8 +93,8 @@ def test_left_bias_detector_flags_the_biased_annotator_only():
     assert "prefers the left side" in report["biased"]["spam_reasons"]
     assert 0.4 < report["careful"]["left_share"] < 0.6 and report["careful"]["left_p"] > 0.01
     assert "prefers the left side" not in report["careful"]["spam_reasons"]
-    # Two annotators, same truth: the careful one agrees with the other more often than chance (1/3).
-    assert report["careful"]["agreement"] > 0.4
+    # With two annotators there is no majority of others to agree with.
+    assert report["careful"]["agreement"] is None
 
 
 @pytest.mark.django_db

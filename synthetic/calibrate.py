@@ -2,8 +2,8 @@
 severities, fitted on rendered (encoded and decoded) clips whose defects are known.
 
 `python -m synthetic calibrate-analyser` refits it and rewrites `analyser_calibration.json`; the fit is
-deterministic per seed. The map's inputs are each feature and its square root (most symptoms grow
-sub-linearly with severity), standardised.
+deterministic per seed. The map's inputs are each feature, its square root and its square (symptoms grow
+sub- or super-linearly with severity), standardised.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ RIDGE = 1.0
 
 
 def design_matrix(features: np.ndarray) -> np.ndarray:
-    return np.concatenate([features, np.sqrt(np.abs(features))], axis=1)
+    return np.concatenate([features, np.sqrt(np.abs(features)), features**2], axis=1)
 
 
 def calibration_clips(n: int, seed: int, mix_uniform: float = 0.5) -> list[tuple[PromptAttrs, int, Defects]]:
@@ -103,7 +103,7 @@ def predict(calibration: dict, features: list[dict[str, float]]) -> list[Defects
     return [Defects.from_array(row) for row in np.clip(z1 @ w, 0.0, 1.0)]
 
 
-def calibrate(n_clips: int = 1600, seed: int = 20240601, workers: int = 2, progress: bool = False,
+def calibrate(n_clips: int = 1200, seed: int = 1, workers: int = 2, progress: bool = False,
               path: Path = CALIBRATION_PATH) -> dict:
     clips = calibration_clips(n_clips, seed)
     calibration = fit(clips, measure_clips(clips, workers=workers, progress=progress))

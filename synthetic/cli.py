@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     ay.add_argument("--prompt", required=True)
 
     cal = sub.add_parser("calibrate-analyser", help="refit the analyser's calibration")
-    cal.add_argument("--clips", type=int, default=1600)
-    cal.add_argument("--seed", type=int, default=20240601)
+    cal.add_argument("--clips", type=int, default=1200)
+    cal.add_argument("--seed", type=int, default=1)
     cal.add_argument("--workers", type=int, default=2)
     return parser
 

@@ -179,8 +179,16 @@ def _comparisons(config: DatasetConfig, n_prompts: int) -> list[tuple[int, int, 
     return out
 
 
-def make_dataset(out_dir: str | Path, config: DatasetConfig, progress: bool = False) -> DatasetSummary:
-    """Build the dataset described in the module docstring; deterministic per `config.seed`."""
+def make_dataset(out_dir: str | Path, config: DatasetConfig | None = None, progress: bool = False,
+                 **settings: object) -> DatasetSummary:
+    """Build the dataset described in the module docstring; deterministic per `config.seed`.
+
+    Pass a `DatasetConfig`, or its fields as keywords: `make_dataset(out, n_prompts=20, seed=1, labels=False)`.
+    """
+    if config is None:
+        config = DatasetConfig(**settings)  # type: ignore[arg-type]
+    elif settings:
+        raise DatasetError(f"give either a DatasetConfig or settings, not both: {sorted(settings)}")
     out_dir = Path(out_dir)
     prompts = sample_prompts(config.n_prompts, config.seed)
     splits = split_prompts(len(prompts), config.split_fractions, config.seed)

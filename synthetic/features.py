@@ -33,6 +33,17 @@ from synthetic.render import (
 SHAPE_HARMONIC: dict[str, tuple[float, float]] = {
     "square": (0.254, 1.185), "triangle": (0.544, 1.597), "star": (0.605, 1.325),
 }
+# Clean clips' background statistics (measured on encoded clips): luma std of each pattern and tint (after
+# the analyser's smoothing), mean luma and peak subject chroma per tint. Low contrast scales the first and
+# the last by (1 − 0.65·s) and lifts the mean towards grey.
+TEXTURE_STD: dict[tuple[str, str], float] = {
+    ("gradient", "day"): 0.1148, ("gradient", "night"): 0.0572, ("striped", "day"): 0.1294,
+    ("striped", "night"): 0.0636, ("noisy", "day"): 0.0894, ("noisy", "night"): 0.0444,
+}
+MEAN_LUMA: dict[str, float] = {"day": 0.567, "night": 0.188}
+SUBJECT_CHROMA: dict[str, float] = {"day": 0.782, "night": 0.70}
+
+
 # For recovering the shape: a typical harmonic vector of each shape.
 SHAPE_HARMONICS: dict[str, np.ndarray] = {
     "circle": np.array([0.0, 0.0, 0.0]),
@@ -216,8 +227,8 @@ def extract(frames_u8: np.ndarray, prompt: PromptAttrs) -> Extracted:
     camera_follow = float(np.dot(velocity, expected_cam) / CAMERA_DISTANCE**2) if expected_cam is not None else 1.0
     detrended = _detrended_log_cv(sub.areas, tau)
     bright = sub.brightness[np.isfinite(sub.brightness)]
-    spiky, grid_share = measure.block_profile(frames)
     pixel_block, pixel_dip = measure.pixelation_block(frames, sigma)
+    spiky, grid_share = measure.block_profile(frames, pixel_block)
     lum = measure.luma(frames)
     features = {
         "noise_sigma": sigma,
@@ -233,6 +244,10 @@ def extract(frames_u8: np.ndarray, prompt: PromptAttrs) -> Extracted:
         "luma_p99": float(np.percentile(lum, 99)),
         "luma_mean": float(lum.mean()),
         "texture_std": bg.texture_std,
+        "texture_contrast": bg.texture_std / TEXTURE_STD[(prompt.background, prompt.tint)]
+        if prompt.background != "plain" else 1.0,
+        "luma_lift": (bg.mean_luma - MEAN_LUMA[prompt.tint]) / (0.07 if prompt.tint == "day" else 0.33),
+        "chroma_contrast": sub.present / SUBJECT_CHROMA[prompt.tint],
         "duplicates": float(dups.mean() * t / max(t - 1, 1)),
         "jitter": fit["jitter"],
         "teleport": fit["teleport"],
@@ -252,6 +267,8 @@ def extract(frames_u8: np.ndarray, prompt: PromptAttrs) -> Extracted:
         "background_mismatch": float(pattern != prompt.background),
         "tint_mismatch": float(tint != prompt.tint),
         "blueness": bg.blueness * (1.0 if prompt.tint == "night" else -1.0),
+        # 0 at the prompted tint, 1 at the other one (a clean night background has B − R ≈ 0.08).
+        "tint_shift": bg.blueness / 0.08 if prompt.tint == "day" else 1.0 - bg.blueness / 0.08,
         "gradient_r2": bg.gradient_r2,
         "stripe_share": bg.stripe_share,
         "camera_shortfall": float(np.clip(1.0 - camera_follow, 0.0, 1.5)),

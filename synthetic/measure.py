@@ -245,19 +245,28 @@ def edge_sharpness(alpha: np.ndarray, mask: np.ndarray) -> float:
     return float(np.percentile(grad[ring], 90))
 
 
-def block_profile(frames: np.ndarray) -> tuple[float, float]:
+def block_profile(frames: np.ndarray, pixel_block: float = 1.0) -> tuple[float, float]:
     """(spikiness of the column/row profile of |first differences|, its ratio at 8-px block edges).
 
     Pixelation and block coding put differences on a fixed grid, which averaging over rows and frames keeps.
-    """
+    Positions on a detected pixelation grid (`pixel_block` px at 64 px) are left out of the ratio: there
+    the differences come from the pixel blocks, not from 8×8 coding blocks."""
     lum = luma(frames)
     dx = np.abs(np.diff(lum, axis=2)).mean(axis=(0, 1))
     dy = np.abs(np.diff(lum, axis=1)).mean(axis=(0, 2))
     prof = np.concatenate([dx, dy])
     spiky = float(prof.std() / max(prof.mean(), 1e-9))
     phase = np.concatenate([np.arange(len(dx)) % 8, np.arange(len(dy)) % 8])
-    # Differences across 8-px block edges against those one pixel either side.
-    ratio = float(prof[phase == 7].mean() / max(prof[(phase == 6) | (phase == 0)].mean(), 1e-9))
+    usable = np.ones(len(prof), dtype=bool)
+    if pixel_block > 1.0:
+        size = lum.shape[1]
+        ids = (np.arange(size) / (pixel_block * size / 64.0)).astype(np.int64)
+        on_grid = np.diff(ids) > 0
+        usable = ~np.concatenate([on_grid, on_grid[: len(dy)]])
+    edge, beside = usable & (phase == 7), usable & ((phase == 6) | (phase == 0))
+    if not edge.any() or not beside.any():
+        return spiky, 1.0
+    ratio = float(prof[edge].mean() / max(prof[beside].mean(), 1e-4))
     return spiky, ratio
 
 
@@ -308,12 +317,13 @@ def pixelation_block(frames: np.ndarray, sigma_noise: float = 0.0) -> tuple[floa
     scale = lum.shape[1] / 64.0
     if lum.shape[1] != lum.shape[2]:
         return 1.0, 0.0
-    resid = np.array([float(((lum - _block_means(lum, b * scale)) ** 2).mean()) for b in PIXEL_BLOCKS])
+    # Per frame: a real grid dips in every frame, a chance alignment with a moving edge in few.
+    resid = np.stack([((lum - _block_means(lum, b * scale)) ** 2).mean(axis=(1, 2)) for b in PIXEL_BLOCKS], axis=1)
     # Averaging b² pixels removes (1 − 1/b²) of the per-pixel noise variance (luma noise ≈ 0.6 σ per channel).
     resid = np.maximum(resid - (0.6 * sigma_noise) ** 2 * (1.0 - 1.0 / (PIXEL_BLOCKS * scale) ** 2), 0.0)
-    padded = np.r_[resid[0] * 0.5, resid, resid[-1] * 2.0]
-    neighbours = 0.5 * (padded[:-2] + padded[2:])
-    depth = 1.0 - resid / np.maximum(neighbours, 1e-12)
+    padded = np.concatenate([resid[:, :1] * 0.5, resid, resid[:, -1:] * 2.0], axis=1)
+    neighbours = 0.5 * (padded[:, :-2] + padded[:, 2:])
+    depth = np.median(1.0 - resid / np.maximum(neighbours, 1e-12), axis=0)
     if depth.max() < 0.45:
         return 1.0, 0.0
     best = int(np.flatnonzero(depth >= 0.9 * depth.max())[-1])

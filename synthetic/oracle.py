@@ -4,7 +4,8 @@ the accuracy ceiling (with and without ties, REFERENCE.md §4) that no reward mo
 Utility of dimension d (VQ, MQ, TA) = −Σ weight_k · severity_k over the defects k of that dimension that
 are *relevant* to the prompt: `frozen` only when the prompt asks for motion, `stutter` only when something
 should move (subject or camera), `wrong_direction` only for an
-action with a direction, `ignored_camera` only when the prompt names a camera move. A clean video scores
+action with a direction, `ignored_camera` only when the prompt names a camera move; and the subject's own
+defects (SUBJECT_DEFECTS) count ×(1 − missing_subject), as a fading subject hides them. A clean video scores
 0 on every dimension; Overall = VQ + MQ + TA (the reward model's convention, REFERENCE.md §2).
 """
 
@@ -24,6 +25,10 @@ WEIGHTS: dict[str, float] = {
     "wrong_color": 1.2, "wrong_shape": 1.0, "wrong_direction": 1.0, "wrong_count": 0.8, "missing_subject": 1.5,
     "wrong_background": 0.7, "ignored_camera": 0.6,
 }
+# Defects of the subject itself: they show only as much as the subject does.
+SUBJECT_DEFECTS: tuple[str, ...] = (
+    "jitter", "teleport", "flicker", "frozen", "wrong_color", "wrong_shape", "wrong_direction", "wrong_count",
+)
 LABELS: tuple[str, str, str] = ("A", "B", "same")
 LABEL_SIGN: dict[str, int] = {"A": 1, "B": -1, "same": 0}
 
@@ -42,18 +47,25 @@ def relevant(defect: str, prompt: PromptAttrs) -> bool:
 
 
 def effective_defects(defects: Defects, prompt: PromptAttrs | str) -> Defects:
-    """The defect vector with the severities that cannot show in this prompt's video set to 0."""
+    """The defects as they can show in this prompt's video: irrelevant ones set to 0, and those of the
+    subject scaled by its visibility (1 − missing_subject): nobody sees a vanished subject jitter."""
     attrs = as_attrs(prompt)
-    return Defects(**{k: (v if relevant(k, attrs) else 0.0) for k, v in defects.to_dict().items()})
+    visible = 1.0 - defects.missing_subject
+    values = {}
+    for k, v in defects.to_dict().items():
+        if not relevant(k, attrs):
+            v = 0.0
+        elif k in SUBJECT_DEFECTS:
+            v *= visible
+        values[k] = v
+    return Defects(**values)
 
 
 def oracle_utilities(defects: Defects, prompt: PromptAttrs | str) -> dict[str, float]:
     """True utilities {"VQ", "MQ", "TA", "Overall"}; 0 is perfect, lower is worse."""
     attrs = as_attrs(prompt)
-    out = {
-        dim: -sum(WEIGHTS[k] * getattr(defects, k) for k in DEFECTS_BY_DIMENSION[dim] if relevant(k, attrs))
-        for dim in DIMENSIONS
-    }
+    shown = effective_defects(defects, attrs)
+    out = {dim: -sum(WEIGHTS[k] * getattr(shown, k) for k in DEFECTS_BY_DIMENSION[dim]) for dim in DIMENSIONS}
     out["Overall"] = out["VQ"] + out["MQ"] + out["TA"]
     return {k: float(v) + 0.0 for k, v in out.items()}  # + 0.0 turns −0.0 into 0.0
 

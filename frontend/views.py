@@ -51,7 +51,7 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
         return _refused(request, project, "You manage this project; only its annotators annotate.", dashboard)
     config = {
         "project": {"slug": project.slug, "name": project.name},
-        "dimensionNames": DIMENSION_NAMES,
+        "dimensionNames": {**DIMENSION_NAMES, "Overall": "All considered"},
         "urls": {
             "next": reverse("api:project-next", args=[slug]),
             "submit": reverse("api:assignment-submit", args=[0]),
@@ -102,10 +102,10 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "urls": {
             "progress": reverse("api:project-progress", args=[slug]),
             "quality": reverse("api:project-quality", args=[slug]),
-            "imports": f"/api/v1/projects/{slug}/imports/",
-            "exports": f"/api/v1/projects/{slug}/exports/",
-            "jobs": f"/api/v1/projects/{slug}/jobs/",
-            "job": "/api/v1/jobs/0/",
+            "imports": reverse("api:project-imports", args=[slug]),
+            "exports": reverse("api:project-exports", args=[slug]),
+            "jobs": reverse("api:project-jobs", args=[slug]),
+            "job": reverse("api:job-detail", args=[0]),
             "websocket": f"/ws/projects/{slug}/",
         },
         "progress": progress,

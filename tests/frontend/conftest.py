@@ -39,8 +39,6 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 VIEWPORT = {"width": 1280, "height": 720}
-# A Redis database of its own, so that the test server's channel groups never meet a running demo's.
-TEST_REDIS_DB = 13
 _clips = itertools.count()
 
 
@@ -56,11 +54,6 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _redis_url() -> str:
-    base = settings.REDIS_URL.rsplit("/", 1)[0] if settings.REDIS_URL.count("/") > 2 else settings.REDIS_URL
-    return f"{base}/{TEST_REDIS_DB}"
-
-
 @pytest.fixture(scope="session")
 def server_url(django_db_setup, tmp_path_factory) -> str:
     media = tmp_path_factory.getbasetemp() / "media"
@@ -72,7 +65,10 @@ def server_url(django_db_setup, tmp_path_factory) -> str:
         "DATABASE_URL": _database_url(),
         "MEDIA_ROOT": str(media),
         "STATIC_ROOT": str(static),
-        "REDIS_URL": _redis_url(),
+        # The same broker and channel layer as the session's Celery worker (tests/conftest.py), so that jobs
+        # it runs reach this server's websockets.
+        "REDIS_URL": settings.REDIS_URL,
+        "JOBS_ROOT": str(tmp_path_factory.getbasetemp() / "jobs"),
         "DEBUG": "0",
         "DB_POOL_MIN": "1",
         "DB_POOL_MAX": "8",

@@ -62,8 +62,8 @@ function buildDimensions(assignment) {
       button.className = `choice choice-${choice}`;
       button.dataset.choice = choice;
       button.setAttribute("aria-pressed", "false");
-      button.innerHTML = `<span></span><kbd>${CHOICE_KEY[choice]}</kbd>`;
-      button.firstChild.textContent = CHOICE_TEXT[choice];
+      button.textContent = CHOICE_TEXT[choice];
+      button.title = `${CHOICE_TEXT[choice]} (${CHOICE_KEY[choice]})`;
       button.addEventListener("click", () => choose(choice, dimension));
       group.append(button);
     }
@@ -632,11 +632,15 @@ function closeOverlays() {
   return false;
 }
 
+let noticeTimer = 0;
+// Warnings stay until dismissed (Esc or ×); quiet hints go away by themselves.
 function notify(message, { quiet = false } = {}) {
   const notice = $("notice");
   $("notice-text").textContent = message;
   notice.hidden = false;
   notice.classList.toggle("quiet", quiet);
+  clearTimeout(noticeTimer);
+  if (quiet) noticeTimer = setTimeout(() => { notice.hidden = true; }, 4000);
 }
 
 let toastTimer = 0;

@@ -188,6 +188,23 @@ function drawJobs() {
     if (job.state === "failed") detail.textContent = job.error || "Failed.";
     else if (job.result && typeof job.result === "object") detail.textContent = summariseResult(job.result);
     li.append(detail);
+    const problems = job.result?.errors || [];
+    if (problems.length) {
+      // The import's per-row report: the first few rows, so that the manager can fix the manifest.
+      const list = document.createElement("ul");
+      list.className = "job-errors small";
+      for (const problem of problems.slice(0, 5)) {
+        const item = document.createElement("li");
+        item.textContent = describeProblem(problem);
+        list.append(item);
+      }
+      if (problems.length > 5) {
+        const more = document.createElement("li");
+        more.textContent = `… and ${problems.length - 5} more`;
+        list.append(more);
+      }
+      li.append(list);
+    }
     if (job.download_url) {
       const link = document.createElement("a");
       link.href = job.download_url;
@@ -199,9 +216,16 @@ function drawJobs() {
   }
 }
 
+function describeProblem(problem) {
+  if (typeof problem !== "object" || problem === null) return String(problem);
+  const where = [problem.row != null ? `Row ${problem.row}` : "", problem.field || ""].filter(Boolean).join(", ");
+  const text = problem.reason || problem.message || JSON.stringify(problem);
+  return where ? `${where}: ${text}` : text;
+}
+
 function summariseResult(result) {
   return Object.entries(result)
-    .filter(([, value]) => ["number", "string", "boolean"].includes(typeof value))
+    .filter(([key, value]) => ["number", "string"].includes(typeof value) && key !== "path")
     .slice(0, 6)
     .map(([key, value]) => `${key.replaceAll("_", " ")}: ${value}`)
     .join(" · ");
@@ -210,7 +234,7 @@ function summariseResult(result) {
 async function loadJobs() {
   try {
     const { data } = await api(config.urls.jobs);
-    for (const job of data.results || data) state.jobs.set(job.id, job);
+    for (const job of data) state.jobs.set(job.id, job);
     drawJobs();
   } catch (error) {
     if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
@@ -330,13 +354,16 @@ function onEvent({ event, payload }) {
   if (event === "judgement.created" || event?.startsWith("assignment.") || event?.startsWith("comparison")) {
     refreshProgressSoon();
     refreshQualitySoon();
-  } else if (event === "job.updated" || event === "job.created") {
-    if (payload && payload.id && payload.state) {
-      state.jobs.set(payload.id, { ...(state.jobs.get(payload.id) || {}), ...payload });
-      drawJobs();
-      if (payload.state === "succeeded" && payload.kind === "import") refreshProgressSoon();
-    } else if (payload?.id) {
-      refreshJob(payload.id);
+  } else if (event === "job.updated") {
+    // The event carries the state and progress; a finished job is fetched for its result and download link.
+    const id = payload?.job ?? payload?.id;
+    if (!id) return;
+    const { job: _ignored, ...fields } = payload;
+    state.jobs.set(id, { ...(state.jobs.get(id) || {}), ...fields, id });
+    drawJobs();
+    if (payload.state === "succeeded" || payload.state === "failed") {
+      refreshJob(id);
+      if (payload.kind === "import") refreshProgressSoon();
     }
   } else {
     refreshProgressSoon();

@@ -225,6 +225,26 @@ class Annotator(threading.Thread):
                         t.replay_mismatch += 1
 
 
+def cpu_seconds(server: subprocess.Popen) -> dict[str, float]:
+    """CPU time used so far by the server's processes, PostgreSQL's processes and this load generator."""
+    import psutil
+
+    def total(processes) -> float:
+        seconds = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+                seconds += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return seconds
+
+    root = psutil.Process(server.pid)
+    postgres = [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")]
+    return {"server": total([root, *root.children(recursive=True)]), "postgres": total(postgres),
+            "client": total([psutil.Process()])}
+
+
 def drive(port: int, tokens: dict[str, str], annotators: int, seconds: float, skip_rate: float,
           retry_rate: float) -> tuple[Tally, float]:
     tally = Tally()
@@ -302,7 +322,7 @@ def main() -> int:
     parser.add_argument("--retry-rate", type=float, default=0.05)
     parser.add_argument("--server", choices=["uvicorn", "gunicorn"], default="uvicorn")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="0: any free loopback port")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -315,6 +335,12 @@ def main() -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    if args.port == 0:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            args.port = probe.getsockname()[1]
     results = []
     for n in args.comparisons:
         tokens = seed(n, args.overlap, args.lease_ttl, args.annotators, args.abandoners)
@@ -323,7 +349,9 @@ def main() -> int:
         connections.close_all()
         server = serve(args.server, args.workers, args.port, database_url)
         try:
+            before = cpu_seconds(server)
             tally, wall = drive(args.port, tokens, args.annotators, args.seconds, args.skip_rate, args.retry_rate)
+            after = cpu_seconds(server)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -338,6 +366,9 @@ def main() -> int:
             "submit_p50_ms": round(percentile(tally.submit_ms, 50), 2),
             "submit_p95_ms": round(percentile(tally.submit_ms, 95), 2),
             "submit_p99_ms": round(percentile(tally.submit_ms, 99), 2),
+            # CPU spent per stored judgement by each party: what the throughput would be on cores of our own.
+            **{f"cpu_ms_per_judgement_{k}": round((after[k] - before[k]) * 1000 / max(len(tally.created), 1), 2)
+               for k in after},
             "skips": tally.skips, "abandoned": tally.abandoned, "conflicts_409": tally.conflicts,
             "client_errors": len(tally.errors), **counts,
         }

@@ -154,8 +154,7 @@ def judgement_submit(
             comparison, assignment = lock_own_assignment(assignment_id, annotator)
             if assignment.state == Assignment.State.SUBMITTED:
                 return _replay(assignment, submission.idempotency_key)
-            project = next(iter(Project.objects.raw("SELECT * FROM annotation_project WHERE id = %s", [assignment.project_id])))
-            _validate(project, submission)
+            _validate(comparison.project, submission)
             if assignment.state == Assignment.State.SKIPPED:
                 raise Conflict("This assignment was skipped; it can no longer be submitted.")
             if assignment.state == Assignment.State.EXPIRED:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, NotFound
 from annotation.models import Assignment, Comparison, Project
+from annotation.rawsql import json_value
 
 logger = logging.getLogger(__name__)
 
@@ -96,23 +97,30 @@ WHERE annotator_id = %(annotator)s AND project_id = %(project)s AND state = 'act
 RETURNING id
 """
 
-# Take a slot: the queue pattern, one statement. The subquery's row lock makes the decrement race-free.
-_TAKE_SLOT_SQL = f"""
-UPDATE annotation_comparison SET remaining = remaining - 1
-WHERE id = ({_OPEN_CANDIDATE_SQL})
-RETURNING id
-"""
-
-# One row per (comparison, annotator): an expired lease of the same annotator is reused, not duplicated.
-_LEASE_SQL = """
+# Take a slot and lease it in ONE statement (atomic on its own, no transaction round trips): the candidate's
+# row lock makes the decrement race-free; one row per (comparison, annotator), an expired lease of the same
+# annotator being reused. If the one-active-lease constraint fires, the whole statement, decrement included,
+# is undone.
+_LEASE_INSERT = """
 INSERT INTO annotation_assignment
     (project_id, comparison_id, annotator_id, left_is_a, state, expires_at, created_at, updated_at)
-VALUES (%(project)s, %(comparison)s, %(annotator)s, %(left_is_a)s, 'active', %(expires)s, %(now)s, %(now)s)
+SELECT %(project)s, slot.id, %(annotator)s, %(left_is_a)s, 'active', %(expires)s, %(now)s, %(now)s FROM slot
 ON CONFLICT (comparison_id, annotator_id) DO UPDATE
     SET state = 'active', expires_at = EXCLUDED.expires_at, left_is_a = EXCLUDED.left_is_a,
         updated_at = EXCLUDED.updated_at
 RETURNING id
 """
+_CLAIM_OPEN_SQL = f"""
+WITH slot AS (
+    UPDATE annotation_comparison SET remaining = remaining - 1
+    WHERE id = ({_OPEN_CANDIDATE_SQL})
+    RETURNING id
+)
+{_LEASE_INSERT}"""
+_CLAIM_GOLD_SQL = f"""
+WITH slot AS ({_GOLD_CANDIDATE_SQL})
+{_LEASE_INSERT}"""
+
 
 _last_reclaim = 0.0
 
@@ -138,27 +146,26 @@ def _claim(project: Project, annotator: AbstractBaseUser, sql: str) -> int | Non
     random start, wrapping around. Returns the assignment id."""
     start = random.random()
     now = timezone.now()
-    params = {"project": project.pk, "annotator": annotator.pk}
-    with transaction.atomic():
-        for low, high in ((float("-inf"), 0.0), (start, float("inf")), (0.0, start)):
-            comparison_id = _first_row(sql, params | {"low": low, "high": high})
-            if comparison_id is not None:
-                lease = {
-                    "comparison": comparison_id,
-                    "left_is_a": random.random() < 0.5,
-                    "expires": now + timedelta(seconds=project.lease_ttl_seconds),
-                    "now": now,
-                }
-                return _first_row(_LEASE_SQL, params | lease)
+    params = {
+        "project": project.pk,
+        "annotator": annotator.pk,
+        "left_is_a": random.random() < 0.5,
+        "expires": now + timedelta(seconds=project.lease_ttl_seconds),
+        "now": now,
+    }
+    for low, high in ((float("-inf"), 0.0), (start, float("inf")), (0.0, start)):
+        assignment_id = _first_row(sql, params | {"low": low, "high": high})
+        if assignment_id is not None:
+            return assignment_id
     return None
 
 
 def _claim_any(project: Project, annotator: AbstractBaseUser) -> int | None:
     if project.gold_rate > 0 and random.random() < project.gold_rate:
-        gold = _claim(project, annotator, _GOLD_CANDIDATE_SQL)
+        gold = _claim(project, annotator, _CLAIM_GOLD_SQL)
         if gold is not None:
             return gold
-    return _claim(project, annotator, _TAKE_SLOT_SQL)
+    return _claim(project, annotator, _CLAIM_OPEN_SQL)
 
 
 def assignment_claim(*, project: Project, annotator: AbstractBaseUser) -> int | None:
@@ -186,20 +193,34 @@ def assignment_claim(*, project: Project, annotator: AbstractBaseUser) -> int | 
 
 
 # Raw SQL on the hot path: building these through the ORM cost more than running them.
-_LOCK_COMPARISON_SQL = """
-SELECT c.* FROM annotation_comparison c
-WHERE c.id = (SELECT comparison_id FROM annotation_assignment WHERE id = %s AND annotator_id = %s)
-FOR UPDATE OF c
+_LOCK_OWN_SQL = """
+SELECT c.id, c.project_id, c.is_gold, c.remaining, c.judgement_count, a.state, a.left_is_a,
+       p.slug, p.checklist, p.asks_overall, p.asks_mos, p.lease_ttl_seconds, p.overlap
+FROM annotation_comparison c
+JOIN annotation_assignment a ON a.comparison_id = c.id
+JOIN annotation_project p ON p.id = c.project_id
+WHERE a.id = %s AND a.annotator_id = %s
+FOR UPDATE OF c, a
 """
-_LOCK_ASSIGNMENT_SQL = "SELECT * FROM annotation_assignment WHERE id = %s FOR UPDATE"
 
 
 def lock_own_assignment(assignment_id: int, annotator: AbstractBaseUser) -> tuple[Comparison, Assignment]:
-    """Lock the comparison, then the assignment (the global lock order). Someone else's assignment is 404."""
-    comparison = next(iter(Comparison.objects.raw(_LOCK_COMPARISON_SQL, [assignment_id, annotator.pk])), None)
-    if comparison is None:
+    """Lock the comparison and the assignment in one statement. Someone else's assignment is 404."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_OWN_SQL, [assignment_id, annotator.pk])
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound("No such assignment.")
-    assignment = next(iter(Assignment.objects.raw(_LOCK_ASSIGNMENT_SQL, [assignment_id])))
+    comparison_id, project_id, is_gold, remaining, judgement_count, state, left_is_a = row[:7]
+    slug, checklist, asks_overall, asks_mos, lease_ttl_seconds, overlap = row[7:]
+    # Partial instances of the locked rows (and their project): callers read these fields and save with
+    # update_fields, so one statement replaces three lookups on the submit path.
+    project = Project(id=project_id, slug=slug, checklist=json_value(checklist), asks_overall=asks_overall,
+                      asks_mos=asks_mos, lease_ttl_seconds=lease_ttl_seconds, overlap=overlap)
+    comparison = Comparison(id=comparison_id, project=project, is_gold=is_gold, remaining=remaining,
+                            judgement_count=judgement_count)
+    assignment = Assignment(id=assignment_id, comparison_id=comparison_id, annotator_id=annotator.pk,
+                            project_id=project_id, state=state, left_is_a=left_is_a)
     return comparison, assignment
 
 

@@ -2,9 +2,10 @@
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from annotation.models import Comparison, Prompt
-from annotation.services.leases import _GOLD_CANDIDATE_SQL, _TAKE_SLOT_SQL
+from annotation.services.leases import _CLAIM_OPEN_SQL, _GOLD_CANDIDATE_SQL
 from tests.annotation.factories import make_member, make_project, make_video
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +29,10 @@ def test_claim_uses_the_open_queue_index_without_sorting():
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE annotation_comparison; ANALYZE annotation_assignment")
     annotator = make_member(project)
-    params = {"project": project.pk, "annotator": annotator.pk, "low": 0.5, "high": float("inf")}
-    plan = _explain(_TAKE_SLOT_SQL, params)
+    now = timezone.now()
+    params = {"project": project.pk, "annotator": annotator.pk, "low": 0.5, "high": float("inf"),
+              "left_is_a": True, "expires": now, "now": now}
+    plan = _explain(_CLAIM_OPEN_SQL, params)  # EXPLAIN plans the whole claim statement without running it
     assert "comparison_open_queue" in plan, plan
     assert "Seq Scan on annotation_comparison" not in plan, plan
     assert "Sort" not in plan, plan

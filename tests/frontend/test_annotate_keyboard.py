@@ -40,6 +40,7 @@ def test_keyboard_only_annotation_stores_unswapped_labels(open_page, capsys):
 
     # Sign in and open the project without the mouse.
     page.goto("/login/")
+    page.wait_for_selector("#id_username:focus")  # the sign-in form starts in the username field
     page.keyboard.type("kim")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)

@@ -133,3 +133,40 @@ def test_prompt_and_guidelines_cannot_inject_markup(open_page):
     assert page.evaluate("[window.__pwned, window.__pwnedGuidelines]") == [None, None]
     page.keyboard.press("Escape")
     assert page.is_hidden("#guidelines")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeats_keep_the_lease_while_the_page_is_visible(open_page):
+    project = make_project(lease_ttl_seconds=10)  # the shortest lease: a beat every ~3.3 s
+    annotator = make_member(project, Membership.Role.ANNOTATOR)
+    make_clip_comparisons(project, 1, frames=8, fps=8)
+    page = open_page(annotator)
+    page.goto(f"/projects/{project.slug}/annotate/")
+    assignment = shown_assignment(page)
+
+    def expiry():
+        return Assignment.objects.get(pk=assignment.pk).expires_at
+
+    first = expiry()
+    page.wait_for_timeout(3800)
+    beaten = expiry()
+    assert beaten > first
+
+    # Hidden (another tab in front): no more beats, so an abandoned page frees its work for others.
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    page.wait_for_timeout(300)
+    hidden = expiry()
+    page.wait_for_timeout(3800)
+    assert expiry() == hidden
+
+    # Back in front: a beat at once.
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    page.wait_for_timeout(500)
+    assert expiry() > hidden
+    assert page.errors == []

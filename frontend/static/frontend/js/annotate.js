@@ -317,10 +317,8 @@ async function submit(event) {
   const startedAt = event?.timeStamp ?? performance.now();
   const body = judgement.body(performance.now() - state.shownAt);
   setBusy(true);
-  let saved = false;
   try {
     await postWithRetry(urlWithId(config.urls.submit, state.assignment.id), body);
-    saved = true;
   } catch (error) {
     setBusy(false);
     if (error instanceof ApiError && (error.status === 409 || error.status === 404)) {
@@ -332,10 +330,10 @@ async function submit(event) {
     }
     return;
   }
+  bumpProgress(); // before the next item or the end page, which both show the counters
   const shown = await next();
   setBusy(false);
   toast("Saved");
-  if (saved) bumpProgress();
   if (shown) {
     requestAnimationFrame(() => window.vidprefMetrics.saveToPromptMs.push(performance.now() - startedAt));
     shown.videos.then((ready) => {

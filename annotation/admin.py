@@ -6,7 +6,7 @@ them by hand would break the queue's invariants.
 
 from django.contrib import admin
 
-from annotation.models import Assignment, Comparison, Judgement, Membership, Project, Prompt, Video
+from annotation.models import Assignment, Comparison, Job, Judgement, Membership, Project, Prompt, Video
 from annotation.selectors import managed_project_ids
 
 
@@ -127,3 +127,11 @@ class JudgementAdmin(ProjectScopedAdmin):
     search_fields = ["annotator__username", "comparison__prompt__text"]
     raw_id_fields = ["comparison", "assignment", "annotator"]
     list_select_related = ["comparison", "annotator"]
+
+
+@admin.register(Job)
+class JobAdmin(ProjectScopedAdmin):
+    list_display = ["id", "project", "kind", "state", "progress", "created_by", "created_at", "finished_at"]
+    list_filter = ["kind", "state"]
+    readonly_fields = ["project", "kind", "state", "created_by", "params", "progress", "result", "error", "output",
+                       "created_at", "started_at", "finished_at"]

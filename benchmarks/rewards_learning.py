@@ -11,7 +11,11 @@ Prints the per-dimension figures and the wall and process CPU times; writes them
 """
 from __future__ import annotations
 
-import argparse
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: spinning threads waste ~10× CPU
+
+import argparse  # noqa: E402
 import json
 import logging
 import time
@@ -43,7 +47,7 @@ def main() -> None:
     train_csv = world / ("train_mos.csv" if args.loss == "regression" else "train.csv")
     start, cpu = time.perf_counter(), time.process_time()
     run = train_and_test(f"{args.loss} separate tokens", world, config, out, train_csv=train_csv,
-                         cache_dir=out / "clip_cache", n_boot=args.bootstrap)
+                         cache_dir=var_root() / "rewards" / "clip_cache", n_boot=args.bootstrap)
     total_wall, total_cpu = time.perf_counter() - start, time.process_time() - cpu
     if run.train_pairs > MAX_JUDGEMENTS:
         raise SystemExit(f"trained on {run.train_pairs} judgements, more than the bar's {MAX_JUDGEMENTS}")

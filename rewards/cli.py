@@ -10,6 +10,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                              ("frames", int, "frames per clip (default 16: 8 temporal tokens)"),
                              ("hidden_size", int, None), ("num_layers", int, None), ("vision_depth", int, None),
                              ("vision_embed_dim", int, None), ("lr", float, None), ("batch_size", int, None),
-                             ("epochs", int, None), ("max_cpu_minutes", float, "CPU-time budget in minutes, all included (default 29)"),
+                             ("epochs", int, None), ("max_cpu_minutes", float, "CPU-time budget in minutes, all included (default 15)"),
                              ("seed", int, None), ("workers", int, "rendering processes"),
                              ("threads", int, "torch threads (default 2)")):
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, help=text)
@@ -191,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before torch loads: OpenMP threads that spin while waiting burn ~10× the CPU time of the work itself
+    # on a busy machine (measured here: 3.4 vs 0.3 CPU-s per tiny-model step with 2 threads).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -7,6 +7,7 @@ both run exactly the same training code as ``python -m rewards train``.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,9 @@ from rewards.synthetic_world import SplitTruth, compare_to_oracle, split_truth
 from rewards.train import train
 
 logger = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+MARGINS_FILE = "test_margins.npz"
 
 
 def reward_recipe(base_dir: str | Path, *, loss: str = "btt", token_mode: str = "separate", epochs: int = 2,
@@ -99,19 +103,47 @@ class RunFigures:
 def train_and_test(name: str, world: Path, config: RewardConfig, out_dir: Path, *, train_csv: Path,
                    cache_dir: Path, truth: SplitTruth | None = None, n_boot: int = 1000,
                    max_steps: int | None = None) -> RunFigures:
-    """Train on ``train_csv`` (validating on the world's val split), then measure on its test split."""
+    """Train on ``train_csv`` (validating on the world's val split), then measure on its test split.
+
+    A finished run is not repeated: when ``out_dir`` holds a run of the same config on the same number of
+    pairs (``run.json``), its model and test margins are reused, so an interrupted report resumes and the
+    report can share a run with the learning benchmark.
+    """
     truth = truth or split_truth(world, "test")
-    start, cpu = time.perf_counter(), time.process_time()
-    result = train(train_csv, config, out_dir, val_csv=world / "val.csv", cache_dir=cache_dir, max_steps=max_steps)
-    wall, cpu_s = time.perf_counter() - start, time.process_time() - cpu
-    margins = held_out_margins(result.model_dir, world / "test.csv", cache_dir)
+    n_pairs = len(read_pairs(train_csv))
+    done = _finished_run(out_dir, config, n_pairs)
+    if done is None:
+        start, cpu = time.perf_counter(), time.process_time()
+        # The CSV may be a subset written elsewhere: its video paths stay relative to the world folder.
+        result = train(train_csv, config, out_dir, media_dir=world, val_csv=world / "val.csv", cache_dir=cache_dir,
+                       max_steps=max_steps)
+        wall, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+        margins = held_out_margins(result.model_dir, world / "test.csv", cache_dir)
+        np.savez(out_dir / MARGINS_FILE, **margins)
+        done = {"config": config.to_dict(), "train_pairs": n_pairs, "steps": result.global_step,
+                "train_wall_s": wall, "train_cpu_s": cpu_s}
+        (out_dir / RUN_FILE).write_text(json.dumps(done, indent=2), encoding="utf-8")
+    else:
+        logger.info("%s: reusing the finished run in %s", name, out_dir)
+    with np.load(out_dir / MARGINS_FILE) as data:
+        margins = {k: data[k] for k in data.files}
     comparison = compare_to_oracle(margins, truth, n_boot=n_boot, dimensions=(*DIMENSIONS, "Overall"))
     aucs = {d: tie_separation_auc(margins[d], truth.labels[d]) for d in (*DIMENSIONS, "Overall")}
-    n_pairs = sum(1 for _ in read_pairs(train_csv))
-    logger.info("%s: trained on %d pairs in %.0f s wall / %.0f s CPU; test without ties %s", name, n_pairs, wall,
-                cpu_s, {d: round(v["model_without_ties"], 3) for d, v in comparison.items()})
-    return RunFigures(name=name, train_pairs=n_pairs, comparison=comparison, tie_auc=aucs, train_wall_s=wall,
-                      train_cpu_s=cpu_s, steps=result.global_step, margins=margins)
+    logger.info("%s: trained on %d pairs in %.0f s wall / %.0f s CPU; test without ties %s", name, n_pairs,
+                done["train_wall_s"], done["train_cpu_s"],
+                {d: round(v["model_without_ties"], 3) for d, v in comparison.items()})
+    return RunFigures(name=name, train_pairs=n_pairs, comparison=comparison, tie_auc=aucs,
+                      train_wall_s=done["train_wall_s"], train_cpu_s=done["train_cpu_s"], steps=done["steps"],
+                      margins=margins)
+
+
+def _finished_run(out_dir: Path, config: RewardConfig, n_pairs: int) -> dict[str, Any] | None:
+    path = out_dir / RUN_FILE
+    if not (path.is_file() and (out_dir / MARGINS_FILE).is_file()):
+        return None
+    done = json.loads(path.read_text(encoding="utf-8"))
+    same = done.get("config") == json.loads(json.dumps(config.to_dict())) and done.get("train_pairs") == n_pairs
+    return done if same else None
 
 
 def with_epochs(config: RewardConfig, epochs: int) -> RewardConfig:

@@ -12,7 +12,8 @@ stated only when its interval excludes zero.
 - Fig. 4: how well |Δr| tells human-tied pairs from decided ones (AUC; 0.5 = not at all), BT vs BTT.
 
 Writes ``report.md``, ``results.json`` and the PNGs into the output folder; trained models go to a work
-folder (default ``OUT/runs``).
+folder (default ``OUT/runs``); decoded clips to ``VIDPREF_VAR/rewards/clip_cache`` (shared with
+``benchmarks/rewards_learning.py``).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import numpy as np
 from rewards.config import DIMENSIONS, ConfigError
 from rewards.learning import RunFigures, reward_recipe, subset_csv, train_and_test, with_epochs
 from rewards.metrics import accuracy_with_ties, accuracy_without_ties, tie_separation_auc
-from rewards.pretrain_base import PretrainConfig, ensure_pretrained_base, read_info
+from rewards.pretrain_base import PretrainConfig, ensure_pretrained_base, read_info, var_root
 from rewards.report_plots import fraction_plot, table3_plot, tie_margin_plot
 from rewards.synthetic_world import SplitTruth, WorldConfig, compare_to_oracle, ensure_world, split_truth
 
@@ -82,6 +83,8 @@ def paired_difference(stat: Callable[[np.ndarray, np.ndarray], float], first: np
         idx = rng.integers(0, h.size, h.size)
         diffs[i] = stat(a[idx], h[idx]) - stat(b[idx], h[idx])
     diffs = diffs[~np.isnan(diffs)]
+    if diffs.size == 0:  # e.g. an AUC on a split without human ties
+        return {"difference": float("nan"), "ci95": (float("nan"), float("nan"))}
     lo, hi = np.quantile(diffs, [0.025, 0.975])
     return {"difference": stat(a, h) - stat(b, h), "ci95": (float(lo), float(hi))}
 
@@ -96,6 +99,8 @@ STATS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 
 def verdict(diff: Mapping[str, Any], claim: str, opposite: str) -> str:
     lo, hi = diff["ci95"]
+    if np.isnan(lo) or np.isnan(diff["difference"]):
+        return f"{claim}: not measurable on these pairs"
     span = f"{100 * diff['difference']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]"
     if lo > 0:
         return f"{claim}: {span} — holds here"
@@ -126,7 +131,7 @@ def run_report(out_dir: str | Path, cfg: ReportConfig | None = None, *, base_dir
     base = Path(base_dir) if base_dir is not None else ensure_pretrained_base(pretrain)
     world_path = Path(world_dir) if world_dir is not None else ensure_world(world or WorldConfig())
     truth = split_truth(world_path, "test")
-    cache = work / "clip_cache"
+    cache = var_root() / "rewards" / "clip_cache"  # shared with the learning benchmark: decoded once
 
     runs: dict[tuple[str, float], RunFigures] = {}
     for fraction in reversed(cfg.fractions):  # full data first: Table 3 is the part most worth having

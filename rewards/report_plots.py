@@ -73,7 +73,8 @@ def tie_margin_plot(margins: Mapping[str, np.ndarray], labels: np.ndarray, aucs:
         keep = ~np.isnan(labels)
         bins = np.linspace(0, float(np.quantile(m[keep], 0.99)) + 1e-6, 25)
         ax.hist(m[keep & (labels != 0)], bins=bins, density=True, alpha=0.6, label="decided pairs")
-        ax.hist(m[keep & (labels == 0)], bins=bins, density=True, alpha=0.6, label="tied pairs")
+        if (keep & (labels == 0)).any():
+            ax.hist(m[keep & (labels == 0)], bins=bins, density=True, alpha=0.6, label="tied pairs")
         ax.set(title=f"{name}: AUC of |Δr| = {aucs[name]:.3f}", xlabel="|r_A − r_B| (normalised, Overall)",
                ylabel="density")
         ax.legend(fontsize=7)

@@ -7,6 +7,7 @@ import pytest
 
 from rewards.config import ModelConfig, RewardConfig, TrainConfig, VideoConfig
 from rewards.data import read_pairs, split_by_prompt
+from rewards.pretrain_base import PretrainConfig, pretrain_base
 from rewards.tiny_base import write_tiny_base
 from rewards.train import train
 from tests.rewards.reward_clips import brightness_dataset
@@ -47,3 +48,19 @@ def run(tiny_base_dir, dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     result = train(dataset, tiny_config(tiny_base_dir), out, progress=events.append)
     return result, events, out
+
+
+# A captioner small enough to pretrain in seconds: 56×56 clips of 4 frames, one layer each side.
+TINY_PRETRAIN = PretrainConfig(n_clips=6, held_out=2, size=56, frames=4, fps=4.0, hidden_size=32, num_layers=1,
+                               vision_depth=1, vision_embed_dim=16, warmup_steps=1, batch_size=4, epochs=50,
+                               workers=1, lr=3e-3, vocab_size=400)
+
+
+@pytest.fixture(scope="session")
+def pretrained_tiny_base(tmp_path_factory):
+    """(folder with clips/ and base/, PretrainResult, per-step losses) of a 12-step captioning run."""
+    root = tmp_path_factory.mktemp("pretrain")
+    events = []
+    result = pretrain_base(root / "base", TINY_PRETRAIN, clip_dir=root / "clips", progress=events.append,
+                           max_steps=12)
+    return root, result, [e["loss"] for e in events]

@@ -3,24 +3,17 @@ saved base loads through the reward model's own from_pretrained path and scores 
 import json
 
 import numpy as np
-import pytest
 import torch
 from transformers import Qwen2VLForConditionalGeneration
 
 from rewards.captions import describe, level, visible_action, visible_caption, visible_colour
 from rewards.config import ModelConfig
 from rewards.network import RewardNetwork
-from rewards.pretrain_base import (
-    INFO_FILE,
-    PretrainConfig,
-    base_video_config,
-    clip_specs,
-    ensure_pretrained_base,
-    pretrain_base,
-)
+from rewards.pretrain_base import INFO_FILE, base_video_config, clip_specs, ensure_pretrained_base
 from rewards.video_input import patchify, sample_frames
 from synthetic.defects import Defects
 from synthetic.prompts import parse_prompt
+from tests.rewards.conftest import TINY_PRETRAIN as TINY
 
 PROMPT = parse_prompt("Two red squares move left on a plain background in daylight.")
 
@@ -56,21 +49,8 @@ def test_defects_that_cannot_show_are_described_as_none():
     assert "direction severe" in caption.alignment and "camera severe" in caption.alignment
 
 
-TINY = PretrainConfig(n_clips=6, held_out=2, size=56, frames=4, fps=4.0, hidden_size=32, num_layers=1,
-                      vision_depth=1, vision_embed_dim=16, warmup_steps=1, batch_size=4, epochs=50, workers=1,
-                      lr=3e-3, vocab_size=400)
-
-
-@pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pretrain")
-    events = []
-    result = pretrain_base(root / "base", TINY, clip_dir=root / "clips", progress=events.append, max_steps=12)
-    return root, result, [e["loss"] for e in events]
-
-
-def test_a_few_captioning_steps_lower_the_loss(pretrained):
-    _, result, losses = pretrained
+def test_a_few_captioning_steps_lower_the_loss(pretrained_tiny_base):
+    _, result, losses = pretrained_tiny_base
     assert result.steps == 12 and len(losses) == 12
     # Four training clips, seen 12 times: the loss must fall well below its start (ln(vocab) ≈ 6).
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
@@ -78,8 +58,8 @@ def test_a_few_captioning_steps_lower_the_loss(pretrained):
     assert info["key"] == TINY.key() and info["result"]["steps"] == 12
 
 
-def test_saved_base_loads_through_the_reward_models_path(pretrained):
-    root, result, _ = pretrained
+def test_saved_base_loads_through_the_reward_models_path(pretrained_tiny_base):
+    root, result, _ = pretrained_tiny_base
     base = result.directory
     assert base_video_config(base) == TINY.video_config()
     network = RewardNetwork.from_base(base, ModelConfig())
@@ -94,8 +74,8 @@ def test_saved_base_loads_through_the_reward_models_path(pretrained):
     assert rewards.shape == (1, 3) and torch.isfinite(rewards).all()
 
 
-def test_cached_base_is_reused_not_retrained(pretrained):
-    _, result, _ = pretrained
+def test_cached_base_is_reused_not_retrained(pretrained_tiny_base):
+    _, result, _ = pretrained_tiny_base
     weights = result.directory / "model.safetensors"
     before = weights.stat().st_mtime_ns
     assert ensure_pretrained_base(TINY, root=result.directory) == result.directory

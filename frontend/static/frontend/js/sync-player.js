@@ -7,6 +7,7 @@
 const HARD_RESYNC_S = 0.25; // beyond this a rate nudge would take too long; seek instead
 const NUDGE_GAIN = 1.5; // rate correction per second of drift (drift 0.02 s → ±3 %)
 const NUDGE_MAX = 0.12; // never change the follower's rate by more than 12 %
+const MAX_HOLD_MS = 1000; // longest wait for a stalled video before the pair plays on regardless
 export const SPEEDS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2];
 
 export class SyncPlayer extends EventTarget {
@@ -19,8 +20,19 @@ export class SyncPlayer extends EventTarget {
     this.fps = 24;
     this._raf = 0;
     this._token = 0;
-    this._waitingFor = null;
+    this._waitingFor = null; // the video whose stall holds the other one, if any
+    this._waitingSince = 0;
+    this._resumeWaiting = null;
+    // Seeks asked for while a video is still seeking wait for it (the last one wins): piling seeks up, as
+    // scrubbing and held-down step keys do, makes decoders thrash and can leave an element seeking for good.
+    this._pending = new Map();
     for (const video of this.videos) {
+      video.addEventListener("seeked", () => {
+        if (!this._pending.has(video)) return;
+        const t = this._pending.get(video);
+        this._pending.delete(video);
+        video.currentTime = t;
+      });
       video.loop = false; // looping is done here so that both restart together
       video.addEventListener("ended", () => this._onEnded(video));
       video.addEventListener("waiting", () => this._onWaiting(video));
@@ -43,7 +55,8 @@ export class SyncPlayer extends EventTarget {
   }
 
   get currentTime() {
-    return this.leader.currentTime || 0;
+    const leader = this.leader;
+    return this._pending.get(leader) ?? (leader.currentTime || 0);
   }
 
   get frameDuration() {
@@ -54,6 +67,8 @@ export class SyncPlayer extends EventTarget {
   load(leftMeta, rightMeta) {
     const token = ++this._token;
     this.wantPlaying = false;
+    this._waitingFor = null;
+    this._pending.clear();
     this.fps = Math.max(leftMeta.fps || 0, rightMeta.fps || 0) || 24;
     const ready = this.videos.map((video, i) => {
       const meta = i === 0 ? leftMeta : rightMeta;
@@ -159,14 +174,22 @@ export class SyncPlayer extends EventTarget {
     const t = Math.max(0, Math.min(seconds, this.duration || 0));
     for (const video of this.videos) {
       // A shorter video holds its last frame while the longer one finishes.
-      video.currentTime = Math.min(t, Math.max(0, (video.duration || 0) - 1e-3));
+      this._seekVideo(video, Math.min(t, Math.max(0, (video.duration || 0) - 1e-3)));
+    }
+  }
+
+  _seekVideo(video, t) {
+    if (video.seeking) this._pending.set(video, t);
+    else {
+      this._pending.delete(video);
+      video.currentTime = t;
     }
   }
 
   _alignFollower(tolerance = 0) {
     const follower = this.follower;
     const t = this.leader.currentTime;
-    if ((follower.duration || 0) > t && Math.abs(follower.currentTime - t) > tolerance) follower.currentTime = t;
+    if ((follower.duration || 0) > t && Math.abs(follower.currentTime - t) > tolerance) this._seekVideo(follower, t);
   }
 
   _applyRate() {
@@ -187,21 +210,24 @@ export class SyncPlayer extends EventTarget {
     }
   }
 
-  // One element ran out of data: hold the other so that they do not drift apart; resume when it can play.
+  // One element ran out of data: hold the other so that they do not drift apart; resume when it can play
+  // again, when it reaches its end instead, or after a second at most (a hold must never become a hang).
   _onWaiting(video) {
     // Seeks (ours) also fire "waiting"; only a stall in playback should hold the other video.
     if (!this.wantPlaying || video.seeking || this._waitingFor === video) return;
     this._waitingFor = video;
+    this._waitingSince = performance.now();
     const other = video === this.videos[0] ? this.videos[1] : this.videos[0];
     other.pause();
+    const events = ["canplay", "playing", "ended"];
     const resume = () => {
-      video.removeEventListener("canplay", resume);
-      video.removeEventListener("playing", resume);
+      for (const name of events) video.removeEventListener(name, resume);
+      if (this._waitingFor !== video) return;
       this._waitingFor = null;
       if (this.wantPlaying) this.play();
     };
-    video.addEventListener("canplay", resume);
-    video.addEventListener("playing", resume);
+    for (const name of events) video.addEventListener(name, resume);
+    this._resumeWaiting = resume;
   }
 
   _startTicking() {
@@ -219,7 +245,11 @@ export class SyncPlayer extends EventTarget {
   _correctDrift() {
     const leader = this.leader;
     const follower = this.follower;
-    if (this._waitingFor) return;
+    if (this._waitingFor) {
+      if (performance.now() - this._waitingSince < MAX_HOLD_MS) return;
+      this._resumeWaiting();
+      return;
+    }
     // Safety net: a video that stopped on its own (a decoder hiccup) while the pair should play is restarted.
     const stalled = this.videos.find((v) => v.paused && !v.ended && v.currentTime < (v.duration || 0) - 1e-3);
     if (stalled && this.videos.every((v) => v.readyState >= 3)) {

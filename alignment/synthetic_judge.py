@@ -2,22 +2,89 @@
 
 `synthetic.analyse_frames` recovers the attributes a clip shows and estimates per-dimension utilities (0 best,
 lower worse) with a measurement-noise threshold per dimension; this module turns that into the `Judgement` the
-evaluation compares, and into the `ShownVideo` a simulated annotator perceives when it labels generated samples.
+evaluation compares, and is what a simulated annotator perceives when it labels generated samples.
+
+Two work-arounds live here rather than in `synthetic/` (another engineer's module):
+- the analyser's calibration (a linear map from measurements to severities, and the tie thresholds) is fitted
+  on 64-px, 16-frame clips; the tiny generator makes 40-px, 8-frame clips, so a calibration for the clip
+  geometry being judged is fitted with synthetic's own recipe (`calibration_clips`, `measure_clips`, `fit`) and
+  cached under var/;
+- `synthetic.measure._block_means` indexes past the frame when a re-pixelation block is under one pixel (every
+  frame smaller than 43 px); blocks are clamped to one pixel, which changes nothing for larger frames.
 """
 from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
 
 import numpy as np
 
 from alignment.evaluate import DIMENSIONS, Judgement
 
+logger = logging.getLogger(__name__)
+
 # gate attribute → the analyser's prompt_match key ("direction" is the recovered action: its sense and axis)
 GATE_KEYS = {"color": "color", "shape": "shape", "direction": "action"}
+DEFAULT_CACHE = Path("var/alignment")
+CALIBRATION_CLIPS = 1200
+_lock = threading.Lock()
+_calibrations: dict[tuple[int, int], dict] = {}
+_patched = False
 
 
-def analyse(frames: np.ndarray, prompt: str):  # -> synthetic.Analysis
+def _patch_block_means() -> None:
+    global _patched
+    if _patched:
+        return
+    from synthetic import measure
+
+    original = measure._block_means
+
+    def block_means(lum: np.ndarray, block: float) -> np.ndarray:
+        return original(lum, max(float(block), 1.0))
+
+    measure._block_means = block_means
+    _patched = True
+
+
+def calibration_for(frames: int, size: int, cache_dir: Path = DEFAULT_CACHE) -> dict:
+    """The analyser calibration for clips of `frames` × `size`², fitted once and cached as JSON."""
+    from synthetic.analyser import load_calibration
+    from synthetic.render import RenderConfig
+
+    key = (frames, size)
+    with _lock:
+        if key in _calibrations:
+            return _calibrations[key]
+        _patch_block_means()
+        default = RenderConfig()
+        if (frames, size) == (default.frames, default.size):
+            _calibrations[key] = load_calibration()
+            return _calibrations[key]
+        path = Path(cache_dir) / f"analyser-calibration-{frames}x{size}.json"
+        if path.is_file():
+            calibration = json.loads(path.read_text())
+        else:
+            from synthetic.calibrate import calibration_clips, fit, measure_clips
+
+            logger.info("fitting the analyser calibration for %d×%d² clips (%d clips)", frames, size, CALIBRATION_CLIPS)
+            clips = calibration_clips(CALIBRATION_CLIPS, seed=1)
+            calibration = fit(clips, measure_clips(clips, RenderConfig(frames=frames, size=size), workers=1))
+            calibration["fitted_on"] = {"n_clips": CALIBRATION_CLIPS, "seed": 1, "frames": frames, "size": size}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(calibration))
+        _calibrations[key] = calibration
+        return calibration
+
+
+def analyse(frames: np.ndarray, prompt: str, cache_dir: Path = DEFAULT_CACHE):  # -> synthetic.Analysis
     from synthetic import analyse_frames
 
-    return analyse_frames(frames, prompt)
+    if frames.ndim != 4 or frames.shape[1] != frames.shape[2]:
+        raise ValueError(f"the pixel judge needs square uint8 frames [T, S, S, 3], got {frames.shape}")
+    return analyse_frames(frames, prompt, calibration=calibration_for(frames.shape[0], frames.shape[1], cache_dir))
 
 
 def judgement_from_analysis(analysis) -> Judgement:  # analysis: synthetic.Analysis

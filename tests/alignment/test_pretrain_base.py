@@ -47,7 +47,7 @@ def test_a_few_steps_lower_the_loss_and_the_model_loads(tmp_path):
     assert last < 0.8 * first, result.history
     generator = load_generator(tmp_path / "model")
     meta = json.loads((tmp_path / "model" / "generator.json").read_text())
-    assert meta["codec"]["kind"] == "pixel_unshuffle" and meta["clip"]["height"] == 16
+    assert meta["codec"]["kind"] == "chroma_unshuffle" and meta["clip"]["height"] == 16
     # the pipeline's prompt encoding (used for sampling) equals the differentiable one used in training
     prompts = [clips.prompts[0], ""]
     with torch.no_grad():
@@ -74,3 +74,19 @@ def test_clip_set_is_deterministic(tmp_path):
     a = load_or_render(cfg, tmp_path / "a")
     b = load_or_render(cfg, tmp_path / "b")
     assert np.array_equal(a.frames, b.frames) and a.prompts == b.prompts
+
+
+def test_chroma_codec_keeps_luma_exactly_and_averages_chroma_over_2x2():
+    from alignment.codec import ChromaUnshuffleCodec, codec_from_spec
+
+    codec = codec_from_spec(ChromaUnshuffleCodec(4).spec(), None)
+    grey = torch.linspace(-0.9, 0.9, 2 * 3 * 8 * 8).view(2, 1, 3, 8, 8).expand(2, 3, 3, 8, 8).reshape(1, 3, 6, 8, 8)
+    z = codec.encode(grey)
+    assert z.shape == (1, 24, 6, 2, 2) and codec.latent_shape(6, 8, 8) == (24, 6, 2, 2)
+    assert torch.allclose(codec.decode(z), grey, atol=1e-5)  # grey has no chroma: exact
+    # a pure-red 2×2 block next to a grey one: chroma is the block mean, luma per pixel
+    video = torch.zeros(1, 3, 1, 4, 4)
+    video[0, 0, 0, :2, :2] = 1.0
+    decoded = codec.decode(codec.encode(video))
+    assert torch.allclose(decoded, video, atol=1e-5)
+    assert torch.allclose(codec.encode(decoded), codec.encode(video), atol=1e-5)

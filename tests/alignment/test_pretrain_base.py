@@ -57,7 +57,7 @@ def test_a_few_steps_lower_the_loss_and_the_model_loads(tmp_path):
 
 def test_config_errors_are_clear():
     with pytest.raises(ConfigError, match="do not tile"):
-        PretrainConfig(clips=ClipSetConfig(n_clips=2, frames=3, size=16))
+        PretrainConfig(clips=ClipSetConfig(n_clips=2, frames=3, size=20))
     with pytest.raises(ValueError, match="unknown generator profile"):
         ClipSetConfig(profiles=("nope",))
 

@@ -2,12 +2,15 @@
 real Celery worker process for the tests where the queue is the point."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,3 +62,66 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     process.terminate()
     process.wait(timeout=30)
     handle.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def server_url(django_db_setup, tmp_path_factory) -> str:
+    media = tmp_path_factory.getbasetemp() / "media"
+    media.mkdir(exist_ok=True)
+    static = tmp_path_factory.mktemp("static")
+    log_path = tmp_path_factory.getbasetemp() / "ui-server.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "MEDIA_ROOT": str(media),
+        "STATIC_ROOT": str(static),
+        # The same broker and channel layer as the session's Celery worker (tests/conftest.py), so that jobs
+        # it runs reach this server's websockets.
+        "REDIS_URL": settings.REDIS_URL,
+        "JOBS_ROOT": str(tmp_path_factory.getbasetemp() / "jobs"),
+        "DEBUG": "0",
+        "DB_POOL_MIN": "1",
+        "DB_POOL_MAX": "8",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    # Static files as in production: collected, then served by WhiteNoise from the ASGI server.
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    port = _free_port()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+             "--no-access-log", "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/login/", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the test server did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -7,6 +7,7 @@ import uuid
 import factory
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from annotation.models import Assignment, Comparison, Membership, Project, Prompt, Video
 from annotation.services.comparisons import comparison_create
@@ -73,3 +74,12 @@ def claim(project: Project, annotator) -> Assignment | None:
     """The annotator's next lease as a model instance (None when nothing is left)."""
     assignment_id = assignment_claim(project=project, annotator=annotator)
     return None if assignment_id is None else Assignment.objects.get(pk=assignment_id)
+
+
+def set_form_password(user, password: str) -> None:
+    """A password the server can check quickly: PBKDF2 (which the server knows) with few iterations.
+
+    The test settings hash with MD5, which the server does not accept.
+    """
+    user.password = PBKDF2PasswordHasher().encode(password, PBKDF2PasswordHasher().salt(), iterations=1000)
+    user.save(update_fields=["password"])

@@ -11,14 +11,13 @@ from annotation.models import Comparison, Judgement
 from annotation.services.imports import comparisons_import
 from synthetic import GENERATORS
 from synthetic.dataset import DatasetConfig, make_dataset
-from tests.annotation.factories import make_member, make_project
-from tests.frontend.conftest import server_url, set_form_password  # noqa: F401  (the session's server fixture)
+from tests.annotation.factories import make_member, make_project, set_form_password
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_simulated_annotators_label_everything_through_the_api(server_url):  # noqa: F811
+def test_simulated_annotators_label_everything_through_the_api(server_url):
     dataset = Path(settings.MEDIA_ROOT) / "synthetic-e2e"
     make_dataset(dataset, DatasetConfig(n_prompts=3, generators=("atlas-pro", "crisp-jitter", tuple(GENERATORS)[2]), labels=False,
                                         seed=4, workers=1))

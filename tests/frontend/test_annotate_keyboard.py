@@ -7,8 +7,8 @@ import statistics
 import pytest
 
 from annotation.models import Assignment, Judgement, Membership
-from tests.annotation.factories import PASSWORD, make_member, make_project
-from tests.frontend.conftest import make_clip_comparisons, screenshot, set_form_password
+from tests.annotation.factories import PASSWORD, make_member, make_project, set_form_password
+from tests.frontend.conftest import make_clip_comparisons, screenshot
 
 logger = logging.getLogger(__name__)
 # Loose enough for a loaded two-core machine; the figure itself is printed and reported (target: < 300 ms).

@@ -258,22 +258,21 @@ def _alpha(track: SubjectTrack, shape: str, morph: float, size: int, w: int,
     return np.clip(0.5 - (rho - outline), 0.0, 1.0)
 
 
-def composite_subject(scene: np.ndarray, track: SubjectTrack, shape: str, morph: float) -> np.ndarray:
-    """Paint one subject over the scene (T, S, S, 3), computing coverage only in a window around it."""
-    t, size = scene.shape[0], scene.shape[1]
+def composite_subject(padded: np.ndarray, margin: int, track: SubjectTrack, shape: str, morph: float) -> None:
+    """Paint one subject, in place, over a scene padded by `margin` px on each side (T, S+2m, S+2m, 3),
+    computing coverage only in a window around the subject."""
+    t, size = padded.shape[0], padded.shape[1] - 2 * margin
     morph_scale = SHAPE_SCALE[CONFUSED_SHAPE[shape]] / SHAPE_SCALE[shape] if morph > 0 else 1.0
-    w = _window(track, morph_scale, size)
+    w = min(_window(track, morph_scale, size), margin)
     x0 = np.clip(np.round(track.cx * size) - w // 2, -w, size).astype(np.int64)
     y0 = np.clip(np.round(track.cy * size) - w // 2, -w, size).astype(np.int64)
     alpha = _alpha(track, shape, morph, size, w, x0.astype(np.float32), y0.astype(np.float32))
     alpha = alpha[..., None] * np.float32(track.opacity)
-    padded = np.pad(scene, ((0, 0), (w, w), (w, w), (0, 0)))
     tt = np.arange(t)[:, None, None]
-    rows = (y0[:, None] + w + np.arange(w))[:, :, None]
-    cols = (x0[:, None] + w + np.arange(w))[:, None, :]
+    rows = (y0[:, None] + margin + np.arange(w))[:, :, None]
+    cols = (x0[:, None] + margin + np.arange(w))[:, None, :]
     window = padded[tt, rows, cols]
     padded[tt, rows, cols] = window * (1.0 - alpha) + track.rgb.astype(np.float32)[:, None, None, :] * alpha
-    return padded[:, w:w + size, w:w + size]
 
 
 def _noise_tile(seed: int, size: int) -> np.ndarray:
@@ -384,12 +383,17 @@ def render_frames(
     tau = np.linspace(0.0, 1.0, t)
     scene = render_background(attrs, defects, seed, size, tau)
     ox, oy = camera_offsets(attrs, defects, tau)
-    for track in subject_tracks(attrs, defects, seed, t):
-        if track.opacity <= 0:
-            continue
-        track.cx = track.cx + ox
-        track.cy = track.cy + oy
-        scene = composite_subject(scene, track, attrs.shape, defects.wrong_shape)
+    tracks = [tr for tr in subject_tracks(attrs, defects, seed, t) if tr.opacity > 0]
+    if tracks:
+        morph_scale = SHAPE_SCALE[CONFUSED_SHAPE[attrs.shape]] / SHAPE_SCALE[attrs.shape] if defects.wrong_shape else 1.0
+        margin = max(_window(tr, morph_scale, size) for tr in tracks)
+        padded = np.zeros((t, size + 2 * margin, size + 2 * margin, 3), dtype=np.float32)
+        padded[:, margin:margin + size, margin:margin + size] = scene
+        for track in tracks:
+            track.cx = track.cx + ox
+            track.cy = track.cy + oy
+            composite_subject(padded, margin, track, attrs.shape, defects.wrong_shape)
+        scene = padded[:, margin:margin + size, margin:margin + size]
     scene = scene[_effective_times(config, defects, seed)]
     scene = apply_visual_defects(scene, defects, seed)
     return (np.clip(scene, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

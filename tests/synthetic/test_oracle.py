@@ -86,3 +86,12 @@ def test_oracle_ceiling_equals_brute_force_accuracy_of_true_utilities():
 def test_unknown_label_is_an_error():
     with pytest.raises(ValueError, match="tie"):
         label_signs(["A", "tie"])
+
+
+def test_a_fading_subject_hides_its_own_defects():
+    d = Defects(jitter=0.4, wrong_color=0.5, missing_subject=0.5, noise=0.3)
+    u = oracle_utilities(d, MOVING)
+    # Subject defects ×(1 − 0.5): MQ = −1.0·0.4·0.5; TA = −(1.2·0.5·0.5 + 1.5·0.5); VQ untouched: −0.3.
+    assert u["MQ"] == pytest.approx(-0.2)
+    assert u["TA"] == pytest.approx(-1.05)
+    assert u["VQ"] == pytest.approx(-0.3)

@@ -28,6 +28,13 @@ def project_for_role(*, slug: str, user: AbstractBaseUser, roles: tuple[str, ...
     return project
 
 
+def project_by_id_for_role(*, project_id: int, user: AbstractBaseUser, roles: tuple[str, ...]) -> Project:
+    slug = Project.objects.filter(pk=project_id).values_list("slug", flat=True).first()
+    if slug is None:
+        raise NotFound("No such project.")
+    return project_for_role(slug=slug, user=user, roles=roles)
+
+
 def projects_for_user(*, user: AbstractBaseUser) -> list[tuple[Project, str]]:
     """The projects a user may open, with their role (staff see every project as managers)."""
     if user.is_staff:

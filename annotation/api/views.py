@@ -1,6 +1,6 @@
 """The REST API: one class per operation, each parsing input, calling one service or selector, serialising."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -64,8 +64,11 @@ class SubmitAssignmentApi(APIView):
         id = serializers.IntegerField()
         assignment = serializers.IntegerField()
         created_at = serializers.DateTimeField()
+        next = AssignmentOutput(required=False, allow_null=True, help_text="With ?next=1: the next assignment "
+                                "(null when nothing is left), saving the annotator a round trip.")
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer})
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer},
+                   parameters=[OpenApiParameter("next", bool, description="also claim and return the next assignment")])
     def post(self, request, assignment_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -75,6 +78,10 @@ class SubmitAssignmentApi(APIView):
             submission=SubmittedJudgement(**data.validated_data),
         )
         body = {"id": stored.id, "assignment": stored.assignment_id, "created_at": stored.created_at}
+        if request.query_params.get("next") in ("1", "true"):
+            project = selectors.project_by_id_for_role(project_id=stored.project_id, user=request.user, roles=ANNOTATOR)
+            next_id = assignment_claim(project=project, annotator=request.user)
+            body["next"] = None if next_id is None else selectors.assignment_payload(assignment_id=next_id)
         return Response(
             self.OutputSerializer(body).data, status=status.HTTP_201_CREATED if stored.created else status.HTTP_200_OK
         )

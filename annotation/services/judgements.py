@@ -107,6 +107,7 @@ def _unswap(assignment: Assignment, submission: SubmittedJudgement) -> dict[str,
 class StoredJudgement:
     id: int
     assignment_id: int
+    project_id: int
     created_at: datetime
     created: bool
 
@@ -138,7 +139,8 @@ def _replay(assignment: Assignment, key: str) -> StoredJudgement:
         cursor.execute(_EARLIER_SQL, [assignment.pk])
         row = cursor.fetchone()
     if row is not None and key and row[1] == key:
-        return StoredJudgement(id=row[0], assignment_id=assignment.pk, created_at=row[2], created=False)
+        return StoredJudgement(id=row[0], assignment_id=assignment.pk, project_id=assignment.project_id,
+                               created_at=row[2], created=False)
     raise Conflict("This assignment was already submitted.")
 
 
@@ -181,4 +183,5 @@ def judgement_submit(
             )
     except IntegrityError as error:
         raise Conflict("This idempotency key was already used for another judgement.") from error
-    return StoredJudgement(id=judgement_id, assignment_id=assignment.pk, created_at=created_at, created=True)
+    return StoredJudgement(id=judgement_id, assignment_id=assignment.pk, project_id=assignment.project_id,
+                           created_at=created_at, created=True)

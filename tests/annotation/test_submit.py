@@ -142,3 +142,23 @@ def test_next_returns_204_when_nothing_is_left(client_for):
     shown = _next(client, project)
     assert _submit(client, shown["id"]).status_code == 201
     assert client.post(f"/api/v1/projects/{project.slug}/next/").status_code == 204
+
+
+def test_submit_and_next_returns_the_following_assignment(client_for):
+    project = make_project()
+    make_comparisons(project, 2)
+    client = client_for(make_member(project))
+    shown = _next(client, project)
+    response = client.post(f"/api/v1/assignments/{shown['id']}/submit/?next=1",
+                           {"labels": LABELS, "idempotency_key": "sn-1"}, format="json")
+    assert response.status_code == 201
+    following = response.json()["next"]
+    assert following["id"] != shown["id"] and following["prompt"]["text"] != shown["prompt"]["text"]
+    # A retry of the same submit replays the judgement and returns the same (now live) next lease.
+    again = client.post(f"/api/v1/assignments/{shown['id']}/submit/?next=1",
+                        {"labels": LABELS, "idempotency_key": "sn-1"}, format="json")
+    assert again.status_code == 200 and again.json()["next"]["id"] == following["id"]
+    last = client.post(f"/api/v1/assignments/{following['id']}/submit/?next=1",
+                       {"labels": LABELS, "idempotency_key": "sn-2"}, format="json")
+    assert last.status_code == 201 and last.json()["next"] is None
+    assert Judgement.objects.count() == 2

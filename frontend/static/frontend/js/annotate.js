@@ -317,8 +317,10 @@ async function submit(event) {
   const startedAt = event?.timeStamp ?? performance.now();
   const body = judgement.body(performance.now() - state.shownAt);
   setBusy(true);
+  let saved;
   try {
-    await postWithRetry(urlWithId(config.urls.submit, state.assignment.id), body);
+    // `?next=1`: the answer carries the next assignment, so the next item costs no second round trip.
+    saved = await postWithRetry(`${urlWithId(config.urls.submit, state.assignment.id)}?next=1`, body);
   } catch (error) {
     setBusy(false);
     if (error instanceof ApiError && (error.status === 409 || error.status === 404)) {
@@ -331,7 +333,13 @@ async function submit(event) {
     return;
   }
   bumpProgress(); // before the next item or the end page, which both show the counters
-  const shown = await next();
+  let shown = null;
+  if (saved?.data && "next" in saved.data) {
+    if (saved.data.next) shown = { assignment: saved.data.next, videos: showAssignment(saved.data.next) };
+    else showDone();
+  } else {
+    shown = await next();
+  }
   setBusy(false);
   toast("Saved");
   if (shown) {

@@ -108,6 +108,8 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media")).resolve()
 # Exports and uploaded manifests live outside MEDIA_ROOT: they are served only through the jobs API.
 JOBS_ROOT = Path(os.environ.get("JOBS_ROOT", BASE_DIR / "var" / "jobs")).resolve()
+# Training runs write their dataset, checkpoints and evaluations here (a shared volume for GPU workers).
+RUNS_ROOT = Path(os.environ.get("RUNS_ROOT", BASE_DIR / "var" / "runs")).resolve()
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

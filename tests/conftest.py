@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +21,7 @@ def _media_root(settings, tmp_path_factory):
     settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media"
     settings.MEDIA_ROOT.mkdir(exist_ok=True)
     settings.JOBS_ROOT = tmp_path_factory.getbasetemp() / "jobs"
+    settings.RUNS_ROOT = tmp_path_factory.getbasetemp() / "runs"
 
 
 @pytest.fixture(autouse=True)
@@ -43,13 +45,14 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         "REDIS_URL": settings.REDIS_URL,
         "MEDIA_ROOT": str(tmp_path_factory.getbasetemp() / "media"),
         "JOBS_ROOT": str(tmp_path_factory.getbasetemp() / "jobs"),
+        "RUNS_ROOT": str(tmp_path_factory.getbasetemp() / "runs"),
         "DB_POOL": "0",
     }
     app.control.purge()  # nothing left over from an earlier, interrupted session
     log = tmp_path_factory.getbasetemp() / "celery-worker.log"
     handle = log.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default", "-P", "solo",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,gpu", "-P", "solo",
          "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
         cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
     )
@@ -125,3 +128,16 @@ def server_url(django_db_setup, tmp_path_factory) -> str:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture
+def client_for():
+    """An API client logged in as `user` (None: anonymous)."""
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user=user)
+        return client
+
+    return make

@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ML_PACKAGES = ("rewards", "alignment", "synthetic")
 # The Django glue of rewards/ and alignment/ (run records, tasks) may import Django; nothing else may.
-GLUE = {"apps.py", "models.py", "admin.py", "tasks.py", "selectors.py", "urls.py", "views.py", "consumers.py"}
+GLUE = {"apps.py", "models.py", "admin.py", "tasks.py", "selectors.py", "urls.py", "views.py", "consumers.py", "api.py"}
 GLUE_DIRS = {"migrations", "services", "api", "management"}
 WEB_STACK = ("django", "annotation", "rest_framework", "channels", "celery", "config", "frontend")
 

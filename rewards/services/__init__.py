@@ -1,0 +1,1 @@
+"""Writes of the reward side (run records, the registry); keyword-only functions named `<noun>_<verb>`."""

@@ -150,6 +150,7 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    "rewards.tasks.start_scheduled_runs": {"queue": "default"},
     "rewards.tasks.*": {"queue": "gpu"},
     "alignment.tasks.*": {"queue": "gpu"},
 }
@@ -159,6 +160,10 @@ CELERY_BEAT_SCHEDULE = {
     "reclaim-expired-leases": {
         "task": "annotation.tasks.reclaim_expired_leases",
         "schedule": timedelta(seconds=30),
+    },
+    "start-scheduled-training": {
+        "task": "rewards.tasks.start_scheduled_runs",
+        "schedule": timedelta(seconds=int(os.environ.get("SCHEDULE_CHECK_SECONDS", "30"))),
     },
 }
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from annotation.admin import ProjectScopedAdmin
-from rewards.models import RegistryEntry, RewardRun
+from rewards.models import RegistryEntry, RewardRun, TrainingSchedule
 
 
 @admin.register(RewardRun)
@@ -17,3 +17,8 @@ class RegistryEntryAdmin(ProjectScopedAdmin):
     list_display = ["id", "project", "kind", "score", "active", "promoted_at"]
     list_filter = ["kind", "active"]
     readonly_fields = ["project", "kind", "reward_run", "model_dir", "score", "promoted_at"]
+
+
+@admin.register(TrainingSchedule)
+class TrainingScheduleAdmin(ProjectScopedAdmin):
+    list_display = ["project", "enabled", "min_new_judgements", "min_interval_minutes"]

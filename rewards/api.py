@@ -8,8 +8,9 @@ from rest_framework.views import APIView
 from annotation import selectors
 from annotation.errors import NotFound
 from annotation.models import Membership
-from rewards.models import RegistryEntry, RewardRun
+from rewards.models import RegistryEntry, RewardRun, TrainingSchedule
 from rewards.services.runs import reward_run_cancel, reward_run_create
+from rewards.services.schedules import training_schedule_set
 
 MANAGER = (Membership.Role.MANAGER,)
 
@@ -71,3 +72,33 @@ class RegistryApi(APIView):
     def get(self, request, slug: str):
         project = selectors.project_for_role(slug=slug, user=request.user, roles=MANAGER)
         return Response(RegistryOutput(RegistryEntry.objects.filter(project=project), many=True).data)
+
+
+class TrainingScheduleApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        enabled = serializers.BooleanField(default=True)
+        min_new_judgements = serializers.IntegerField(min_value=1, default=500)
+        min_interval_minutes = serializers.IntegerField(min_value=0, default=60)
+        reward_config = serializers.DictField()
+        split_seed = serializers.IntegerField(default=0)
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = TrainingSchedule
+            fields = ["enabled", "min_new_judgements", "min_interval_minutes", "reward_config", "split_seed"]
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request, slug: str):
+        project = selectors.project_for_role(slug=slug, user=request.user, roles=MANAGER)
+        schedule = TrainingSchedule.objects.filter(project=project).first()
+        if schedule is None:
+            raise NotFound("This project has no training schedule.")
+        return Response(self.OutputSerializer(schedule).data)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def put(self, request, slug: str):
+        project = selectors.project_for_role(slug=slug, user=request.user, roles=MANAGER)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        schedule = training_schedule_set(project=project, **data.validated_data)
+        return Response(self.OutputSerializer(schedule).data)

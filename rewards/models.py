@@ -40,3 +40,23 @@ class RegistryEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.project} ({'active' if self.active else 'history'})"
+
+
+class TrainingSchedule(models.Model):
+    """When a project's reward model retrains by itself: after `min_new_judgements` new judgements since the last
+    run, at most once per `min_interval_minutes` (checked by Celery beat)."""
+
+    project = models.OneToOneField("annotation.Project", on_delete=models.CASCADE, related_name="training_schedule")
+    enabled = models.BooleanField(default=True)
+    min_new_judgements = models.PositiveIntegerField(default=500)
+    min_interval_minutes = models.PositiveIntegerField(default=60)
+    reward_config = models.JSONField(help_text="The RewardConfig of scheduled runs (sections video, model, train).")
+    split_seed = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(min_new_judgements__gte=1), name="schedule_min_judgements_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"schedule of {self.project}"

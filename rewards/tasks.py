@@ -12,3 +12,10 @@ def train_reward_model(run_id: int) -> str | None:
 
     run = reward_run_execute(run_id=run_id)
     return None if run is None else run.state
+
+
+@shared_task(name="rewards.tasks.start_scheduled_runs", ignore_result=True)
+def start_scheduled_runs() -> list[int]:
+    from rewards.services.schedules import schedules_tick
+
+    return schedules_tick()

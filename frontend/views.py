@@ -106,6 +106,8 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             "exports": reverse("api:project-exports", args=[slug]),
             "jobs": reverse("api:project-jobs", args=[slug]),
             "job": reverse("api:job-detail", args=[0]),
+            "reward_runs": reverse("rewards:reward-runs", args=[slug]),
+            "registry": reverse("rewards:registry", args=[slug]),
             "websocket": f"/ws/projects/{slug}/",
         },
         "progress": progress,

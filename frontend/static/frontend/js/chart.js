@@ -27,13 +27,16 @@ export function drawBars(container, series, { label, tickEvery, formatTick }) {
   const pad = { left: 34, right: 8, top: 10, bottom: 22 };
   const innerW = width - pad.left - pad.right;
   const innerH = height - pad.top - pad.bottom;
-  const max = Math.max(1, ...series.map((p) => p.value));
+  const max = Math.max(1, ...series.map((p) => p.value));  // counts: an empty chart still has a 0–1 axis
   const niceMax = max <= 5 ? max : Math.ceil(max / 5) * 5;
   const svg = el("svg", { width, height, viewBox: `0 0 ${width} ${height}` });
   for (const fraction of [0, 0.5, 1]) {
     const y = pad.top + innerH * (1 - fraction);
     svg.append(el("line", { x1: pad.left, x2: width - pad.right, y1: y, y2: y, class: "grid-line" }));
-    svg.append(el("text", { x: pad.left - 6, y: y + 4, class: "axis", "text-anchor": "end" }, String(Math.round(niceMax * fraction))));
+    // Whole numbers for counts; two decimals where the axis is small (a 1-high axis would read "0, 1, 1").
+    const tick = niceMax * fraction;
+    const text = Number.isInteger(tick) ? String(tick) : tick.toFixed(niceMax < 10 ? 2 : 0);
+    svg.append(el("text", { x: pad.left - 6, y: y + 4, class: "axis", "text-anchor": "end" }, text));
   }
   const slot = innerW / series.length;
   const barW = Math.max(1, slot * 0.72);

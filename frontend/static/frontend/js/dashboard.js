@@ -340,6 +340,8 @@ function connect() {
     }
     window.vidprefDashboard.events += 1;
     onEvent(message);
+    // Other panels of the page (runs.js) listen for the same events.
+    document.dispatchEvent(new CustomEvent("vidpref:event", { detail: message }));
   });
   socket.addEventListener("close", () => {
     socketOpen = false;

@@ -155,6 +155,10 @@ CELERY_TASK_ROUTES = {
     "alignment.tasks.*": {"queue": "gpu"},
 }
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker died is handed out again after this many seconds (Redis has no other way to notice).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900"))}
+# A running run whose worker has been silent this long is taken over; a live one is never run twice.
+RUN_STALE_SECONDS = int(os.environ.get("RUN_STALE_SECONDS", "600"))
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     "reclaim-expired-leases": {

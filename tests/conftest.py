@@ -30,29 +30,23 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real `celery worker` process on the test database and this session's media folders."""
-    from django.conf import settings
+def start_worker(queues: str, log: Path, **env_extra: str) -> subprocess.Popen:
+    """A real `celery worker` process on the test database and this session's folders; returns once ready."""
     from django.db import connection
 
-    from config.celery import app
-
-    name = connection.settings_dict["NAME"]
     base = settings.DATABASE_URL.rsplit("/", 1)[0]
+    folders = log.parent
     env = os.environ | {
-        "DATABASE_URL": f"{base}/{name}",
+        "DATABASE_URL": f"{base}/{connection.settings_dict['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
-        "MEDIA_ROOT": str(tmp_path_factory.getbasetemp() / "media"),
-        "JOBS_ROOT": str(tmp_path_factory.getbasetemp() / "jobs"),
-        "RUNS_ROOT": str(tmp_path_factory.getbasetemp() / "runs"),
+        "MEDIA_ROOT": str(folders / "media"),
+        "JOBS_ROOT": str(folders / "jobs"),
+        "RUNS_ROOT": str(folders / "runs"),
         "DB_POOL": "0",
-    }
-    app.control.purge()  # nothing left over from an earlier, interrupted session
-    log = tmp_path_factory.getbasetemp() / "celery-worker.log"
+    } | env_extra
     handle = log.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,gpu", "-P", "solo",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "-P", "solo",
          "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
         cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
     )
@@ -61,10 +55,34 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"the Celery worker did not start:\n{log.read_text()[-2000:]}")
         time.sleep(0.2)
-    yield process
+    return process
+
+
+def stop_worker(process: subprocess.Popen) -> None:
     process.terminate()
-    process.wait(timeout=30)
-    handle.close()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, tmp_path_factory):
+    """The session's worker for the `default` queue (imports, exports)."""
+    from config.celery import app
+
+    app.control.purge()  # nothing left over from an earlier, interrupted session
+    process = start_worker("default", tmp_path_factory.getbasetemp() / "celery-default.log")
+    yield process
+    stop_worker(process)
+
+
+@pytest.fixture(scope="module")
+def gpu_worker(django_db_setup, tmp_path_factory):
+    """A worker for the `gpu` queue (training runs), per test module, so a module may also run its own."""
+    process = start_worker("gpu", tmp_path_factory.getbasetemp() / "celery-gpu.log")
+    yield process
+    stop_worker(process)
 
 
 def _free_port() -> int:

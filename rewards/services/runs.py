@@ -1,13 +1,16 @@
 """Reward-model run records: create (queued after commit), start, progress, finish, fail, cancel; promotion."""
 
 import logging
+import os
 import socket
 import time
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -15,6 +18,7 @@ from psycopg.types.json import Jsonb
 from annotation.errors import Conflict, InvalidInput
 from annotation.events import emit_project_event
 from annotation.models import Project
+from annotation.rawsql import json_safe
 from rewards.config import ConfigError, RewardConfig
 from rewards.models import RegistryEntry, RewardRun
 
@@ -54,14 +58,27 @@ def reward_run_create(*, project: Project, user: AbstractBaseUser | None, config
     return run
 
 
+class RunBusy(Exception):
+    """The run is alive on another worker (its heartbeat is fresh): try again later, do not run it twice."""
+
+
 def reward_run_start(*, run_id: int) -> RewardRun | None:
-    """Mark the run as running on this worker. A run found running (its worker died and the task came back)
-    is taken over; a finished or cancelled one is left alone (None)."""
-    updated = RewardRun.objects.filter(pk=run_id, state__in=LIVE, cancel_requested=False).update(
-        state=RewardRun.State.RUNNING, worker=socket.gethostname(),
-        started_at=Coalesce(F("started_at"), Value(timezone.now())),
+    """Claim the run for this worker. A queued run is started; a running one whose worker has been silent for
+    RUN_STALE_SECONDS (it died, and the broker handed the task out again) is taken over; a running one with a
+    fresh heartbeat raises RunBusy; a finished or cancelled one gives None."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.RUN_STALE_SECONDS)
+    claimable = Q(state=RewardRun.State.QUEUED) | Q(state=RewardRun.State.RUNNING, heartbeat_at__lt=stale)
+    updated = RewardRun.objects.filter(claimable, pk=run_id, cancel_requested=False).update(
+        state=RewardRun.State.RUNNING, worker=f"{socket.gethostname()}:{os.getpid()}", heartbeat_at=now,
+        started_at=Coalesce(F("started_at"), Value(now)),
     )
     if not updated:
+        state = RewardRun.objects.filter(pk=run_id).values_list("state", "cancel_requested").first()
+        if state == (RewardRun.State.RUNNING, False):
+            raise RunBusy(f"run {run_id} is alive on another worker")
+        if state == (RewardRun.State.QUEUED, True):
+            reward_run_mark_cancelled(run_id=run_id)  # cancelled while waiting for a worker
         return None
     run = RewardRun.objects.select_related("project").get(pk=run_id)
     _announce(run)
@@ -70,7 +87,8 @@ def reward_run_start(*, run_id: int) -> RewardRun | None:
 
 _APPEND_METRIC_SQL = """
 UPDATE rewards_rewardrun
-SET metrics = metrics || jsonb_build_array(%(record)s::jsonb), step = %(step)s, progress = %(progress)s
+SET metrics = metrics || jsonb_build_array(%(record)s::jsonb), step = %(step)s, progress = %(progress)s,
+    heartbeat_at = now()
 WHERE id = %(run)s
 RETURNING cancel_requested, project_id
 """
@@ -82,7 +100,8 @@ def reward_run_progress(*, run_id: int, record: dict) -> bool:
     step = int(record.get("step") or 0)
     progress = min(1.0, step / total) if total else 0.0
     with connection.cursor() as cursor:
-        cursor.execute(_APPEND_METRIC_SQL, {"record": Jsonb(record), "step": step, "progress": progress, "run": run_id})
+        cursor.execute(_APPEND_METRIC_SQL, {"record": Jsonb(json_safe(record)), "step": step, "progress": progress,
+                                            "run": run_id})
         cancel, project_id = cursor.fetchone()
     now = time.monotonic()
     if now - _last_event.get(run_id, 0.0) >= EVENT_INTERVAL:
@@ -100,7 +119,7 @@ def _finish(run_id: int, state: str, **fields) -> RewardRun:
 
 
 def reward_run_succeed(*, run_id: int, result: dict, artefacts: str) -> RewardRun:
-    return _finish(run_id, RewardRun.State.SUCCEEDED, result=result, artefacts=artefacts, progress=1.0)
+    return _finish(run_id, RewardRun.State.SUCCEEDED, result=json_safe(result), artefacts=artefacts, progress=1.0)
 
 
 def reward_run_fail(*, run_id: int, error: str) -> RewardRun:

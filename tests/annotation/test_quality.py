@@ -112,3 +112,10 @@ def test_gold_accuracy_counts_matching_dimensions():
                          submission=SubmittedJudgement(labels=labels, idempotency_key=f"g{step}"))
     row = project_quality(project=project)["annotators"][0]
     assert row["gold"] == 2 and row["gold_accuracy"] == pytest.approx(5 / 6, abs=1e-4)
+
+
+def test_json_safe_turns_unmeasurable_numbers_into_null():
+    from annotation.rawsql import json_safe
+
+    record = {"acc": float("nan"), "ci": [0.5, float("inf")], "nested": {"x": (1.0, float("-inf"))}, "n": 3}
+    assert json_safe(record) == {"acc": None, "ci": [0.5, None], "nested": {"x": [1.0, None]}, "n": 3}

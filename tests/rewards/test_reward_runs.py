@@ -47,7 +47,7 @@ def _wait(client, run_id: int, seconds: float = 300) -> dict:
     raise AssertionError(f"run {run_id} did not finish: {run['state']}")
 
 
-def test_a_run_goes_from_queued_to_succeeded_and_is_promoted(celery_worker, client_for, base_dir):
+def test_a_run_goes_from_queued_to_succeeded_and_is_promoted(gpu_worker, client_for, base_dir):
     project, seed = _judged_project()
     manager = client_for(make_member(project, "manager"))
     config = tiny_config(base_dir, epochs=1).to_dict()
@@ -81,7 +81,7 @@ def test_a_run_goes_from_queued_to_succeeded_and_is_promoted(celery_worker, clie
     assert active.reward_run_id == (second["id"] if second["result"]["promoted"] else run["id"])
 
 
-def test_a_failing_run_records_its_error_and_leaves_the_registry_alone(celery_worker, client_for, tmp_path):
+def test_a_failing_run_records_its_error_and_leaves_the_registry_alone(gpu_worker, client_for, tmp_path):
     project, seed = _judged_project()
     manager = client_for(make_member(project, "manager"))
     not_a_model = tmp_path / "empty-base"

@@ -116,8 +116,8 @@ def cmd_build_tiny(args: argparse.Namespace) -> dict:
 def cmd_pretrain_base(args: argparse.Namespace) -> dict:
     import time
 
-    from alignment.pretrain import PretrainConfig, pretrain
-    from alignment.synthetic_clips import load_or_render
+    from alignment.world.clips import load_or_render
+    from alignment.world.pretrain import PretrainConfig, pretrain
 
     values = _read_json(args.config)
     clip_values = dict(values.pop("clips", {}))
@@ -329,10 +329,10 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
         args.prompt = []
         prompts = _prompts(args)
     else:
-        from alignment.synthetic_clips import heldout_prompts
+        from alignment.world.clips import heldout_prompts
 
         prompts = heldout_prompts(args.heldout_prompts)
-    from alignment.synthetic_judge import pixel_judge
+    from alignment.world.judge import pixel_judge
 
     frames, height, width = _model_clip(args.model, args)
     settings = SampleSettings(frames, height, width, steps=args.steps, cfg=args.cfg)

@@ -1,7 +1,7 @@
 """`evaluate`: aligned (or reward-guided) generator against its pretrained base, same prompts, same seeds.
 
 Every (prompt, seed) is sampled by the base and by each arm from the same starting noise, both samples are scored
-by a judge (the synthetic world's pixel analyser, `alignment.synthetic_judge`), and the per-dimension win rates
+by a judge (the synthetic world's pixel analyser, `alignment.world.judge`), and the per-dimension win rates
 are laid out as the paper's Table 4 (one row per arm, one column per dimension; ties — score differences within
 the judge's measurement noise — count half), with 95% intervals and the paired effect size. The quality gate
 (colour, shape and direction right) is reported for the base and every arm, and sample grids are written as PNG.

@@ -19,13 +19,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alignment.evaluate import Arm, SampleSettings, evaluate, format_table, gate_rate  # noqa: E402
-from alignment.synthetic_clips import heldout_prompts, train_prompts  # noqa: E402
+from alignment.world.clips import heldout_prompts, train_prompts  # noqa: E402
 
 VAR = ROOT / "var" / "alignment"
 QUIET = ROOT / ".quiet"
@@ -73,8 +74,8 @@ def settings_for(model: Path, steps: int, cfg: float, chunk: int = 40) -> Sample
 
 def bar_base(args: argparse.Namespace) -> None:
     from alignment.generator import load_generator
-    from alignment.onpolicy import sample_set
-    from alignment.synthetic_judge import analyse, judgement_from_analysis
+    from alignment.world.judge import analyse, judgement_from_analysis
+    from alignment.world.onpolicy import sample_set
 
     meta = ensure_base(args.model, args.threads)
     emit("base/pretrain", steps=meta.get("steps"), parameters=meta.get("parameters"),
@@ -98,8 +99,8 @@ def bar_base(args: argparse.Namespace) -> None:
 def _sampled_train_set(model: Path, args: argparse.Namespace):
     """On-policy samples of training prompts, analysed; cached (the expensive part of making pairs)."""
     from alignment.generator import load_generator
-    from alignment.onpolicy import sample_set
-    from alignment.synthetic_judge import analyse
+    from alignment.world.judge import analyse
+    from alignment.world.onpolicy import sample_set
 
     path = VAR / f"onpolicy-{model.name}-{args.pair_prompts}x{args.pair_seeds}-s{args.steps}-c{args.cfg}.pkl"
     if path.is_file():
@@ -115,9 +116,9 @@ def _sampled_train_set(model: Path, args: argparse.Namespace):
 def bar_dpo(args: argparse.Namespace) -> None:
     from alignment.config import TrainConfig
     from alignment.generator import load_generator
-    from alignment.onpolicy import annotate, pair_data, preference_pairs, split_pairs_by_prompt
-    from alignment.synthetic_judge import pixel_judge
     from alignment.train import train
+    from alignment.world.judge import pixel_judge
+    from alignment.world.onpolicy import annotate, pair_data, preference_pairs, split_pairs_by_prompt
 
     ensure_base(args.model, args.threads)
     wait_quiet()
@@ -127,10 +128,14 @@ def bar_dpo(args: argparse.Namespace) -> None:
         emit("dpo/sample", samples=len(samples.prompts), wall_s=round(t.wall, 1), cpu_s=round(t.cpu, 1))
     comparisons = annotate(samples, args.annotator, seed=0)
     weights = {args.target: 1.0}
+    # "milder losers": drop pairs whose loser is among the worst `loser_quantile` of the samples in any dimension
+    floor = {d: float(np.quantile([a.utilities[d] for a in samples.analyses], args.loser_quantile))
+             for d in ("VQ", "MQ", "TA")}
+    emit("dpo/pairs", comparisons=len(comparisons), loser_floor=floor)
     runs = {
         "naive": dict(pairs=preference_pairs(comparisons, weights), sft_weight=0.0, patience=0,
                       steps=args.naive_steps, beta_schedule=args.naive_beta_schedule),
-        "guarded": dict(pairs=preference_pairs(comparisons, weights, samples, loser_floor=args.loser_floor),
+        "guarded": dict(pairs=preference_pairs(comparisons, weights, samples, loser_floor=floor),
                         sft_weight=args.sft_weight, patience=args.patience, steps=args.dpo_steps,
                         beta_schedule="constant"),
     }
@@ -182,8 +187,8 @@ def bar_guidance(args: argparse.Namespace) -> None:
     from alignment.dataset import ComparisonData
     from alignment.generator import load_generator
     from alignment.latent_reward import LatentRewardConfig, train_latent_reward
-    from alignment.onpolicy import LABEL_SIGN, annotate
-    from alignment.synthetic_judge import pixel_judge
+    from alignment.world.judge import pixel_judge
+    from alignment.world.onpolicy import LABEL_SIGN, annotate
 
     ensure_base(args.model, args.threads)
     wait_quiet()
@@ -244,7 +249,7 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=4)
     parser.add_argument("--eval-every", type=int, default=25)
     parser.add_argument("--heldout-draws", type=int, default=4)
-    parser.add_argument("--loser-floor", type=json.loads, default={"VQ": -2.5, "MQ": -2.5, "TA": -2.5})
+    parser.add_argument("--loser-quantile", type=float, default=0.15)
     parser.add_argument("--rm-blocks", type=int, default=2)
     parser.add_argument("--rm-steps", type=int, default=400)
     parser.add_argument("--guidance-scale", type=float, default=1.0)

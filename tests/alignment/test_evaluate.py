@@ -7,8 +7,8 @@ import pytest
 from alignment.config import TrainConfig
 from alignment.evaluate import Arm, Judgement, SampleSettings, compare, evaluate, format_table, gate_rate
 from alignment.generator import load_generator
-from alignment.onpolicy import Comparison, preference_pairs
 from alignment.train import add_lora, save_lora
+from alignment.world.onpolicy import Comparison, preference_pairs
 
 
 def _j(vq, mq, ta, noise=0.1, checks=(True, True, True)):

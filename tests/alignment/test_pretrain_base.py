@@ -8,15 +8,15 @@ import torch
 from alignment.cli import main
 from alignment.config import ConfigError
 from alignment.generator import load_generator
-from alignment.grammar_text import build_grammar_tokenizer, encode_with_grad
-from alignment.pretrain import PretrainConfig, pretrain
-from alignment.synthetic_clips import (
+from alignment.world.clips import (
     ClipSetConfig,
     heldout_prompts,
     is_heldout,
     load_or_render,
     train_prompts,
 )
+from alignment.world.grammar_text import build_grammar_tokenizer, encode_with_grad
+from alignment.world.pretrain import PretrainConfig, pretrain
 
 TINY = dict(num_layers=1, num_attention_heads=2, attention_head_dim=8, ffn_dim=16, text_dim=16, batch_size=8,
             learning_rate=3e-3, warmup_steps=5, log_every=10, threads=1)

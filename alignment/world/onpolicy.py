@@ -18,7 +18,7 @@ import torch
 
 from alignment.dataset import PairData
 from alignment.evaluate import SampleSettings
-from alignment.synthetic_clips import prompt_bucket
+from alignment.world.clips import prompt_bucket
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ learned colour only):
   transformer's width of 128, because the velocity target contains the noise and a narrower token cannot pass
   it through (a first run with 384-value tokens plateaued at 0.7 MSE and sampled pure noise);
 - learned attribute embeddings: a word-level tokenizer over the prompt grammar and a one-layer UMT5 encoder trained
-  jointly with the transformer (`alignment.grammar_text`);
+  jointly with the transformer (`alignment.world.grammar_text`);
 - an EMA of the weights for sampling, and prompt dropout so that classifier-free guidance has an unconditional
   branch (the empty prompt, the sampler's default negative prompt).
 """
@@ -36,7 +36,7 @@ from alignment.flow_matching import (
     sigma_to_timestep,
     velocity_target,
 )
-from alignment.synthetic_clips import ClipSet, ClipSetConfig
+from alignment.world.clips import ClipSet, ClipSetConfig
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def build_parts(config: PretrainConfig) -> tuple[Any, Any, Any, ChromaUnshuffleC
     """(tokenizer, text encoder, transformer, codec) with random weights, seeded by the config."""
     from diffusers import WanTransformer3DModel
 
-    from alignment.grammar_text import build_grammar_text_encoder, build_grammar_tokenizer
+    from alignment.world.grammar_text import build_grammar_text_encoder, build_grammar_tokenizer
 
     torch.manual_seed(config.seed)
     tokenizer = build_grammar_tokenizer()
@@ -160,7 +160,7 @@ def _wait_while_paused(pause_file: str | None) -> None:
 
 def pretrain(config: PretrainConfig, clips: ClipSet, out_dir: str | Path) -> PretrainResult:
     """Train on `clips` and save a model directory at `out_dir` (the EMA weights)."""
-    from alignment.grammar_text import encode_with_grad
+    from alignment.world.grammar_text import encode_with_grad
 
     if clips.frames.shape[1:] != (config.clips.frames, config.clips.size, config.clips.size, 3):
         raise ConfigError(f"pretrain: clips of shape {clips.frames.shape[1:]} do not match the config's clip settings")

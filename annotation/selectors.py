@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.urls import reverse
 from django.utils import timezone
@@ -33,6 +33,15 @@ def project_by_id_for_role(*, project_id: int, user: AbstractBaseUser, roles: tu
     if slug is None:
         raise NotFound("No such project.")
     return project_for_role(slug=slug, user=user, roles=roles)
+
+
+def managed_object(*, queryset: QuerySet, pk: int, user: AbstractBaseUser, what: str):
+    """A row of a project (job, run…) for a manager of that project; anything else is "not found"."""
+    obj = queryset.select_related("project").filter(pk=pk).first()
+    if obj is None:
+        raise NotFound(f"No such {what}.")
+    project_for_role(slug=obj.project.slug, user=user, roles=(Membership.Role.MANAGER,))
+    return obj
 
 
 def projects_for_user(*, user: AbstractBaseUser) -> list[tuple[Project, str]]:

@@ -48,11 +48,7 @@ class RewardRunListCreateApi(APIView):
 
 
 def _run_for_manager(request, run_id: int) -> RewardRun:
-    run = RewardRun.objects.select_related("project").filter(pk=run_id).first()
-    if run is None:
-        raise NotFound("No such run.")
-    selectors.project_for_role(slug=run.project.slug, user=request.user, roles=MANAGER)
-    return run
+    return selectors.managed_object(queryset=RewardRun.objects.all(), pk=run_id, user=request.user, what="run")
 
 
 class RewardRunDetailApi(APIView):

@@ -131,6 +131,8 @@ def bootstrap_ci(
         idx = rng.integers(0, m.size, m.size)
         stats[b] = accuracy_with_ties(m[idx], h[idx]).accuracy if with_ties else accuracy_without_ties(m[idx], h[idx])
     stats = stats[~np.isnan(stats)]
+    if stats.size == 0:  # e.g. every pair a human tie: accuracy without ties is not measurable
+        return float("nan"), float("nan")
     alpha = (1.0 - level) / 2
     return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
 

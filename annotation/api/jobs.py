@@ -92,11 +92,7 @@ class ProjectJobsApi(APIView):
 
 
 def _job_for_manager(request, job_id: int) -> Job:
-    job = Job.objects.select_related("project").filter(pk=job_id).first()
-    if job is None:
-        raise NotFound("No such job.")
-    selectors.project_for_role(slug=job.project.slug, user=request.user, roles=MANAGER)
-    return job
+    return selectors.managed_object(queryset=Job.objects.all(), pk=job_id, user=request.user, what="job")
 
 
 class JobDetailApi(APIView):

@@ -37,6 +37,7 @@ def test_killing_the_worker_mid_run_resumes_from_the_checkpoint(tmp_path_factory
     try:
         reward_run_create(project=project, user=None, config=config, split_seed=seed)
         running = _wait_for(lambda r: r.step >= 5, 240, "five training steps")
+        first_worker = running.worker
         first.send_signal(signal.SIGKILL)  # no goodbye: the task stays unacknowledged
         first.wait(timeout=30)
         killed_at = RewardRun.objects.get().step
@@ -51,9 +52,11 @@ def test_killing_the_worker_mid_run_resumes_from_the_checkpoint(tmp_path_factory
         stop_worker(second)
     assert done.state == RewardRun.State.SUCCEEDED, done.error
     assert RewardRun.objects.count() == 1  # the same run row, not a second run
+    assert done.worker != first_worker  # another worker process took the run over
     steps = [m["step"] for m in done.metrics if m.get("event") == "step"]
-    # The second worker continued from the last checkpoint (a multiple of 2 at or below the kill), not step 1.
-    restart = next(i for i in range(1, len(steps)) if steps[i] <= steps[i - 1])
-    assert steps[restart] > 1 and steps[restart] - 1 <= killed_at and (steps[restart] - 1) % 2 == 0
-    assert steps[-1] == done.step == max(steps)
-    assert steps[restart:] == list(range(steps[restart], steps[-1] + 1))
+    # Resumed, not restarted: step 1 was trained once, every step up to the end was trained, and at most the
+    # (at most two) steps after the last checkpoint (every 2 steps) before the kill were trained twice.
+    assert steps.count(1) == 1
+    assert sorted(set(steps)) == list(range(1, done.step + 1)) and steps[-1] == done.step
+    assert done.step > killed_at
+    assert len(steps) - len(set(steps)) <= 2  # a step may be logged just before its checkpoint is written

@@ -4,6 +4,7 @@ another). Heavy imports (torch) happen inside, never in web processes."""
 
 import hashlib
 import logging
+import math
 from pathlib import Path
 
 from django.conf import settings
@@ -24,8 +25,10 @@ DIMENSIONS = ("VQ", "MQ", "TA")
 
 
 def promotion_score(report: dict) -> float:
-    """Held-out accuracy without ties, averaged over VQ, MQ and TA (projects need not ask for Overall)."""
-    return sum(report[d]["without_ties"] for d in DIMENSIONS) / len(DIMENSIONS)
+    """Held-out accuracy without ties, averaged over those of VQ, MQ and TA that are measurable (a dimension whose
+    held-out pairs are all human ties has none); NaN when none is — such a run is never promoted."""
+    values = [report[d]["without_ties"] for d in DIMENSIONS if not math.isnan(report[d]["without_ties"])]
+    return sum(values) / len(values) if values else float("nan")
 
 
 class RunCancelled(Exception):
@@ -92,7 +95,8 @@ def reward_run_execute(*, run_id: int) -> RewardRun | None:
             old = evaluate(active.model_dir, files["test"], folder / "eval-promoted", cache_dir=folder / "cache",
                            n_boot=200)
             previous = promotion_score(old.report)
-        promoted = previous is None or score > previous
+        # NaN compares false: an unmeasurable score never replaces a model, and a measurable one beats none.
+        promoted = not math.isnan(score) and (previous is None or math.isnan(previous) or score > previous)
         if promoted:
             registry_promote(project=run.project, run=run, model_dir=str(trained.model_dir), score=score)
         result = {"test": new.report, "score": score, "promoted_score_on_same_split": previous, "promoted": promoted,

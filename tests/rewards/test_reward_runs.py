@@ -27,7 +27,8 @@ def _judged_project(n: int = 30):
     annotator = make_member(project)
     step = 0
     while (lease := claim(project, annotator)) is not None:
-        labels = {d: ("left", "right", "tie")[(lease.comparison_id + i) % 3] for i, d in enumerate(("VQ", "MQ", "TA"))}
+        # Decided labels (no ties), so that every held-out part has pairs to count without ties.
+        labels = {d: ("left", "right")[(lease.comparison_id + i) % 2] for i, d in enumerate(("VQ", "MQ", "TA"))}
         judgement_submit(assignment_id=lease.pk, annotator=annotator,
                          submission=SubmittedJudgement(labels=labels, idempotency_key=f"rr-{step}"))
         step += 1

@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--loss", default="btt", choices=("bt", "btt", "regression"))
     parser.add_argument("--out", default=str(var_root() / "rewards" / "learning_run"))
     parser.add_argument("--bootstrap", type=int, default=2000)
+    parser.add_argument("--train-vision", action="store_true", help="train the vision tower too (lr 1e-3)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(2)
@@ -43,7 +44,7 @@ def main() -> None:
     base = ensure_pretrained_base()
     world = ensure_world(WorldConfig())
     out = Path(args.out)
-    config = with_epochs(reward_recipe(base, loss=args.loss), args.epochs)
+    config = with_epochs(reward_recipe(base, loss=args.loss, train_vision=args.train_vision), args.epochs)
     train_csv = world / ("train_mos.csv" if args.loss == "regression" else "train.csv")
     start, cpu = time.perf_counter(), time.process_time()
     run = train_and_test(f"{args.loss} separate tokens", world, config, out, train_csv=train_csv,

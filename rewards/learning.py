@@ -34,17 +34,20 @@ MARGINS_FILE = "test_margins.npz"
 
 
 def reward_recipe(base_dir: str | Path, *, loss: str = "btt", token_mode: str = "separate", epochs: int = 2,
-                  seed: int = 0) -> RewardConfig:
+                  seed: int = 0, train_vision: bool = False) -> RewardConfig:
     """The tiny-model recipe: LoRA on the language model, the merger and the reward tokens and head train;
-    the pretrained vision tower stays frozen (it already describes the defects; freezing it also halves the
-    step time). Learning rates are those that learnt at hidden size ~100 (REFERENCE §7: 1e-3)."""
+    by default the pretrained vision tower stays frozen (it halves the step time). Learning rates are those
+    that learnt at hidden size ~100 (REFERENCE §7: 1e-3); with ``train_vision`` the tower and merger train
+    at 1e-3 too."""
     shared = token_mode == "shared"
     return RewardConfig(
         video=base_video_config(base_dir),
         model=ModelConfig(base=str(base_dir), token_mode=token_mode, vq_mq_see_prompt=shared),
-        train=TrainConfig(loss=loss, lora_r=16, lora_alpha=32, lora_dropout=0.0, train_vision=False,
+        train=TrainConfig(loss=loss, lora_r=16, lora_alpha=32, lora_dropout=0.0, train_vision=train_vision,
                           train_merger=True, train_lora=True, lr_head=3e-3, lr_embeddings=1e-3, lr_lora=1e-3,
-                          lr_merger=3e-4, lr_vision=1e-4, weight_decay=0.0, batch_size=8, grad_accum=1,
+                          lr_merger=1e-3 if train_vision else 3e-4, lr_vision=1e-3 if train_vision else 1e-4,
+                          weight_decay=0.0,
+                          batch_size=8, grad_accum=1,
                           epochs=epochs, warmup_ratio=0.05, seed=seed),
     )
 

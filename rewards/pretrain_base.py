@@ -320,7 +320,18 @@ def held_out_metrics(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrain
 def pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | Path | None = None,
                   progress: ProgressCallback | None = None, max_steps: int | None = None) -> PretrainResult:
     """Render (or reuse) the clips, train the captioner, and save it as a Qwen2-VL model directory."""
+    # torch's thread count is process-wide: restore it, so that later work in the same process (a worker, a
+    # test session) computes with the threads it expects — float sums differ between thread counts.
+    previous = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
+    try:
+        return _pretrain_base(out_dir, cfg, clip_dir=clip_dir, progress=progress, max_steps=max_steps)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | Path | None,
+                   progress: ProgressCallback | None, max_steps: int | None) -> PretrainResult:
     out_dir = Path(out_dir)
     cpu_start = _cpu_seconds()
     wall_start = time.perf_counter()

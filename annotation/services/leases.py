@@ -1,8 +1,9 @@
 """Leases on comparison slots: claim the next comparison, heartbeat, skip, and reclaim expired leases.
 
-Lock order, everywhere: the comparison row first, then its assignment rows. Claims use
-`SELECT … FOR UPDATE SKIP LOCKED` on the comparison so that two annotators never take the same slot and never
-wait for each other.
+Claims take the comparison row with `SELECT … FOR UPDATE SKIP LOCKED` inside the same statement that upserts
+the lease, so two annotators never take the same slot and never wait for each other; submit, skip and heartbeat
+lock the comparison and the assignment together in one statement. The slot counter `remaining` is also a
+non-negative column, so even a path that forgot the lock could not hand out a slot twice.
 """
 
 import logging

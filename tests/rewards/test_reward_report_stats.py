@@ -28,7 +28,8 @@ def test_paired_difference_of_a_perfect_and_a_reversed_model_is_exactly_one():
 
 def test_verdicts_claim_only_what_the_interval_shows():
     assert verdict({"difference": 0.02, "ci95": (0.005, 0.04)}, "X beats Y", "Y beats X").endswith("holds here")
-    assert verdict({"difference": -0.02, "ci95": (-0.04, -0.01)}, "X beats Y", "Y beats X").startswith("Y beats X")
+    assert verdict({"difference": -0.02, "ci95": (-0.04, -0.01)}, "X beats Y", "Y beats X") == (
+        "X beats Y: -2.0 points [-4.0, -1.0] — the opposite holds here (Y beats X)")
     text = verdict({"difference": 0.003, "ci95": (-0.01, 0.02)}, "X beats Y", "Y beats X")
     assert text == "X beats Y: +0.3 points [-1.0, +2.0] — not shown (the interval includes 0)"
 

@@ -212,15 +212,31 @@ def bar_guidance(args: argparse.Namespace) -> None:
         with Timer() as t:
             result = train_latent_reward(generator.transformer, data, config, VAR / f"latent-reward-{name}")
         tail = result.history[-50:]
+        scale = args.guidance_scale or _scale_for_rms(result.model, data, args.target, args.guidance_rms)
         emit(f"guidance/train-{name}", comparisons=len(data), steps=config.max_steps,
-             final_accuracy=sum(h["accuracy_without_ties"] for h in tail) / len(tail),
+             final_accuracy=sum(h["accuracy_without_ties"] for h in tail) / len(tail), guidance_scale=scale,
              wall_s=round(t.wall, 1), cpu_s=round(t.cpu, 1))
         arms.append(Arm(f"guided-{name}", reward_model=VAR / f"latent-reward-{name}",
-                        guidance={args.target: 1.0}, guidance_scale=args.guidance_scale))
+                        guidance={args.target: 1.0}, guidance_scale=scale))
     wait_quiet()
     report = evaluate(args.model, arms, heldout_prompts(args.prompts), list(range(args.seeds)),
                       settings_for(args.model, args.steps, args.cfg), pixel_judge, VAR / "eval-guidance")
     _emit_report("guidance/eval", report)
+
+
+def _scale_for_rms(model, data, target: str, rms: float) -> float:
+    """λ such that λ·∇R has RMS `rms` per latent element on training latents at σ = 0.5: over a whole Euler
+    trajectory (Σ(σ − σ_next) = 1) guidance then moves each element by about `rms` — the same strength for
+    reward models whose output scales differ (the noisy and the clean one)."""
+    from alignment.flow_matching import add_noise
+    from alignment.guidance import reward_gradient
+
+    batch = data.batch(torch.arange(min(16, len(data))))
+    sigma = torch.full((len(batch["latents_a"]),), 0.5)
+    x = add_noise(batch["latents_a"], torch.randn(batch["latents_a"].shape, generator=torch.Generator().manual_seed(0)),
+                  sigma)
+    grad = reward_gradient(model, batch["embeds"], {target: 1.0}, 1.0)(x, sigma)
+    return float(rms / grad.pow(2).mean().sqrt().clamp(min=1e-12))
 
 
 def main() -> None:
@@ -252,7 +268,8 @@ def main() -> None:
     parser.add_argument("--loser-quantile", type=float, default=0.15)
     parser.add_argument("--rm-blocks", type=int, default=2)
     parser.add_argument("--rm-steps", type=int, default=400)
-    parser.add_argument("--guidance-scale", type=float, default=1.0)
+    parser.add_argument("--guidance-scale", type=float, default=0.0, help="λ; 0 = set by --guidance-rms")
+    parser.add_argument("--guidance-rms", type=float, default=0.3)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     torch.set_num_threads(args.threads)

@@ -12,15 +12,20 @@ CATEGORIES = ("A", "B", "same")
 CODE = {label: index for index, label in enumerate(CATEGORIES)}
 
 
+def _indexed_counts(units: np.ndarray, values: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row of each value's unit, per-unit category counts of shape (n_units, n_categories))."""
+    _, unit_index = np.unique(units, return_inverse=True)
+    counts = np.zeros((unit_index.max() + 1 if len(unit_index) else 0, n_categories), dtype=np.int64)
+    np.add.at(counts, (unit_index, values), 1)
+    return unit_index, counts
+
+
 def unit_counts(units: np.ndarray, values: np.ndarray, n_categories: int) -> np.ndarray:
     """Per unit, how many values fell in each category: shape (n_units, n_categories).
 
     `units` are arbitrary integer ids (one per value); `values` category codes 0..n_categories-1.
     """
-    _, unit_index = np.unique(units, return_inverse=True)
-    counts = np.zeros((unit_index.max() + 1 if len(unit_index) else 0, n_categories), dtype=np.int64)
-    np.add.at(counts, (unit_index, values), 1)
-    return counts
+    return _indexed_counts(units, values, n_categories)[1]
 
 
 def krippendorff_alpha_nominal(counts: np.ndarray) -> float:
@@ -64,16 +69,14 @@ def binomial_two_sided_p(k: int, n: int, p: float = 0.5) -> float:
 
     observed = log_pmf(k)
     # A relative tolerance, as scipy does, so that outcomes equally likely up to rounding are counted.
-    total = sum(math.exp(log_pmf(i)) for i in range(n + 1) if log_pmf(i) <= observed + 1e-7)
+    total = sum(math.exp(value) for value in map(log_pmf, range(n + 1)) if value <= observed + 1e-7)
     return min(1.0, total)
 
 
 def majority_of_others(units: np.ndarray, values: np.ndarray, n_categories: int, min_others: int = 2) -> np.ndarray:
     """For each value, the majority category among the OTHER values of its unit; −1 when there are fewer than
     `min_others` others (one other annotator is a pair, not a majority) or the others' top categories tie."""
-    _, unit_index = np.unique(units, return_inverse=True)
-    counts = np.zeros((unit_index.max() + 1 if len(unit_index) else 0, n_categories), dtype=np.int64)
-    np.add.at(counts, (unit_index, values), 1)
+    unit_index, counts = _indexed_counts(units, values, n_categories)
     others = counts[unit_index].copy()
     others[np.arange(len(values)), values] -= 1
     top = others.max(axis=1)

@@ -9,13 +9,17 @@ from annotation.errors import InvalidInput
 from annotation.models import Comparison, Project, Prompt, Video
 
 
+def prompt_digest(text: str) -> str:
+    """md5 of a prompt's text, as PostgreSQL's md5() computes it for the unique index on (project, md5(text))."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
 def prompt_get_or_create(*, project: Project, text: str, category: str = "") -> Prompt:
     text = text.strip()
     if not text:
         raise InvalidInput("The prompt is empty.", field_errors={"prompt": ["This field may not be blank."]})
     # Filtering on md5(text) lets PostgreSQL use the unique index on (project, md5(text)).
-    digest = hashlib.md5(text.encode("utf-8")).hexdigest()
-    existing = Prompt.objects.annotate(text_md5=MD5("text")).filter(project=project, text_md5=digest).first()
+    existing = Prompt.objects.annotate(text_md5=MD5("text")).filter(project=project, text_md5=prompt_digest(text)).first()
     if existing is not None:
         return existing
     return Prompt.objects.create(project=project, text=text, category=category)

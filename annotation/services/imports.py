@@ -5,7 +5,6 @@ Pass 2 streams it again and writes in chunks (a few queries per chunk, not per r
 memory stays bounded by the number of distinct videos, not rows, and a failed import leaves nothing behind.
 """
 
-import hashlib
 import logging
 import shutil
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from django.db.models.functions import MD5
 from annotation.manifest import ManifestRow, RowProblem, parse_row, read_manifest
 from annotation.models import Comparison, Judgement, Project, Prompt, Video
 from annotation.probe import ProbeError, VideoProbe, probe_video
+from annotation.services.comparisons import prompt_digest
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class _Plan:
 
 def _key(prompt: str, sha_a: str, sha_b: str) -> tuple[str, str, str]:
     low, high = sorted((sha_a, sha_b))
-    return hashlib.md5(prompt.encode("utf-8")).hexdigest(), low, high
+    return prompt_digest(prompt), low, high
 
 
 def _probe(plan: _Plan, path: Path) -> _Video | str:
@@ -224,13 +224,13 @@ def _video_ids(plan: _Plan, paths: set[Path], cache: dict[str, int], report: Imp
 
 
 def _prompt_ids(project: Project, rows: list[ManifestRow], cache: dict[str, int]) -> None:
-    wanted = {hashlib.md5(r.prompt.encode("utf-8")).hexdigest(): r for r in rows}
+    wanted = {prompt_digest(r.prompt): r for r in rows}
     missing = [h for h in wanted if h not in cache]
     existing = Prompt.objects.annotate(h=MD5("text")).filter(project=project, h__in=missing).values_list("h", "id")
     cache.update(existing)
     new = [Prompt(project=project, text=wanted[h].prompt, category=wanted[h].category) for h in missing if h not in cache]
     for prompt in Prompt.objects.bulk_create(new):
-        cache[hashlib.md5(prompt.text.encode("utf-8")).hexdigest()] = prompt.pk
+        cache[prompt_digest(prompt.text)] = prompt.pk
 
 
 def _write_chunk(project: Project, plan: _Plan, rows: list[ManifestRow], source: str,
@@ -242,7 +242,7 @@ def _write_chunk(project: Project, plan: _Plan, rows: list[ManifestRow], source:
     comparisons = Comparison.objects.bulk_create(
         Comparison(
             project=project,
-            prompt_id=prompts[hashlib.md5(r.prompt.encode("utf-8")).hexdigest()],
+            prompt_id=prompts[prompt_digest(r.prompt)],
             video_a_id=videos[va.probe.sha256],
             video_b_id=videos[vb.probe.sha256],
             remaining=project.overlap,

@@ -50,14 +50,6 @@ WHERE c.project_id = %(project)s;
 """
 
 
-def _setup(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-
-
 def seed(judgements: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -124,19 +116,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "export-bench")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vidpref")
-    database_url = base.rsplit("/", 1)[0] + "/vidpref_bench"
+    from benchmarks.bench_db import use_bench_database
+
     if args.child:
-        _setup(database_url)
+        use_bench_database(prepare=False)  # the parent created and migrated it
         print(json.dumps(export_once(args.child, args.out / f"export.{args.child}")), flush=True)
         return 0
-    from scripts.services import ensure_database_exists
-
-    ensure_database_exists(database_url)
-    _setup(database_url)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    use_bench_database()
     seed(args.judgements)
     args.out.mkdir(parents=True, exist_ok=True)
     failed = False

@@ -24,17 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-BENCH_DB = "vidpref_bench"
 SLUG = "bench"
 logger = logging.getLogger("load")
-
-
-def _configure_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
 
 
 # --- seeding -------------------------------------------------------------------------------------------------
@@ -326,15 +317,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vidpref")
-    database_url = base.rsplit("/", 1)[0] + f"/{BENCH_DB}"
-    from scripts.services import ensure_database_exists
+    from benchmarks.bench_db import use_bench_database
 
-    ensure_database_exists(database_url)
-    _configure_django(database_url)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    database_url = use_bench_database()
     if args.port == 0:
         import socket
 

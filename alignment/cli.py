@@ -304,11 +304,9 @@ def _named_path(text: str) -> tuple[str, Path]:
 
 def _model_clip(model: Path, args: argparse.Namespace) -> tuple[int, int, int]:
     """The clip shape a model directory was pretrained on (generator.json), else the command line's."""
-    meta_path = model / "generator.json"
-    clip = json.loads(meta_path.read_text()).get("clip") if meta_path.is_file() else None
-    if clip:
-        return int(clip["num_frames"]), int(clip["height"]), int(clip["width"])
-    return args.frames, args.height, args.width
+    from alignment.generator import model_clip
+
+    return model_clip(model) or (args.frames, args.height, args.width)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
@@ -329,9 +327,10 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
         args.prompt = []
         prompts = _prompts(args)
     else:
-        from alignment.world.clips import heldout_prompts
+        from alignment.world.clips import heldout_prompts, model_grammar
 
-        prompts = heldout_prompts(args.heldout_prompts)
+        # a base pretrained on a restricted grammar is judged on held-out prompts of that grammar
+        prompts = heldout_prompts(args.heldout_prompts, grammar=model_grammar(args.model))
     from alignment.world.judge import pixel_judge
 
     frames, height, width = _model_clip(args.model, args)

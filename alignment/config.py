@@ -6,8 +6,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from alignment.flow_matching import SIGMA_SAMPLERS
-from alignment.losses import BETA_SCHEDULES
+# Names only: configs are validated in web processes, which never import torch; alignment.flow_matching and
+# alignment.losses hold the functions (a test keeps the names in step).
+SIGMA_SAMPLERS = ("logit_normal", "uniform")
+BETA_SCHEDULES = ("constant", "one_minus_t_squared")
 
 METHODS = ("flow-dpo", "flow-rwr", "sft")
 PRECISIONS = ("no", "bf16", "fp16")

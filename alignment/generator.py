@@ -100,6 +100,12 @@ def load_generator(model_dir: str | Path, dtype: torch.dtype = torch.float32, de
     return Generator(pipe=pipe, codec=codec, max_sequence_length=max_len)
 
 
+def model_clip(model_dir: str | Path) -> tuple[int, int, int] | None:
+    """(frames, height, width) a generator directory was made for (its generator.json), or None when unrecorded."""
+    clip = _read_meta(Path(model_dir)).get("clip")
+    return (int(clip["num_frames"]), int(clip["height"]), int(clip["width"])) if clip else None
+
+
 def _read_meta(model_dir: Path) -> dict[str, Any]:
     path = model_dir / GENERATOR_META
     if not path.exists():

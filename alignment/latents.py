@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -109,7 +110,10 @@ class LatentCache:
             return load_file(file)["latent"]
         clip = load_clip(path, self.spec, declared_fps, declared_num_frames)
         latent = self.codec.encode(clip.unsqueeze(0))[0].contiguous()
-        save_file({"latent": latent}, file)
+        # Write-then-rename: a process killed mid-write must not leave a truncated entry for the next run to load.
+        partial = file.with_name(f".{file.name}.partial")
+        save_file({"latent": latent}, partial)
+        os.replace(partial, file)
         return latent
 
 

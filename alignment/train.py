@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,6 +229,13 @@ def save_lora(transformer: torch.nn.Module, directory: Path) -> Path:
     return directory
 
 
+def _write_json(path: Path, value: Any) -> None:
+    """Write-then-rename: a worker killed mid-write leaves the old file or none, never half a file to resume from."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(value, indent=2))
+    os.replace(partial, path)
+
+
 def save_checkpoint(
     transformer: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, config: TrainConfig, out_dir: Path
 ) -> Path:
@@ -235,7 +243,8 @@ def save_checkpoint(
     save_lora(transformer, ckpt)
     save_file(get_peft_model_state_dict(transformer, adapter_name=ADAPTER_NAME), ckpt / "adapter_state.safetensors")
     torch.save(optimizer.state_dict(), ckpt / "optimizer.pt")
-    (ckpt / "trainer_state.json").write_text(json.dumps({"step": step, "config": config.to_dict()}, indent=2))
+    # Written last and atomically: its presence marks a complete checkpoint, even when the process is killed.
+    _write_json(ckpt / "trainer_state.json", {"step": step, "config": config.to_dict()})
     return ckpt
 
 
@@ -325,13 +334,13 @@ def train(
             progress(step, config.max_steps, stats)
         if config.checkpoint_every and step % config.checkpoint_every == 0:
             save_checkpoint(transformer, optimizer, step, config, out_dir)
-            (out_dir / "history.json").write_text(json.dumps(history, indent=2))
+            _write_json(out_dir / "history.json", history)
     bar.close()
     transformer.eval()
     if not (out_dir / CHECKPOINTS / f"step-{step:07d}").exists():
         save_checkpoint(transformer, optimizer, step, config, out_dir)
     lora_dir = save_lora(transformer, out_dir / "lora")
-    (out_dir / "history.json").write_text(json.dumps(history, indent=2))
+    _write_json(out_dir / "history.json", history)
     return TrainResult(
         out_dir=out_dir,
         lora_dir=lora_dir,
@@ -366,7 +375,7 @@ class _EarlyStopping:
         if self.best is None or accuracy > self.best:
             self.best, self.since_best = accuracy, 0
             save_lora(transformer, self.best_dir)
-            (self.best_dir / "best.json").write_text(json.dumps({"step": step, "heldout_implicit_accuracy": accuracy}))
+            _write_json(self.best_dir / "best.json", {"step": step, "heldout_implicit_accuracy": accuracy})
             return
         self.since_best += 1
         if self.patience and self.since_best >= self.patience:

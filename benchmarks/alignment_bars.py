@@ -26,9 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alignment.evaluate import Arm, SampleSettings, evaluate, format_table, gate_rate  # noqa: E402
-from alignment.world.clips import heldout_prompts, train_prompts  # noqa: E402
+from alignment.world.clips import heldout_prompts, model_grammar, train_prompts  # noqa: E402
 
 VAR = ROOT / "var" / "alignment"
+# pretrain-base's recipe (2026-11-22): the restricted "simple" grammar, word-embedding conditioning, σ ~ U(0, 1),
+# faithful-heavy profiles (3 of 7 clean); see docs/alignment/report.md for what it reaches and what limits it
+BASE_RECIPE = {
+    "steps": 2600, "batch_size": 24, "learning_rate": 0.0015, "text_layers": 0, "sigma_sampling": "uniform",
+    "max_sequence_length": 16,
+    "clips": {"n_clips": 8000, "grammar": "simple",
+              "profiles": ["atlas-pro", "atlas-pro", "atlas-pro", "soft-focus", "grainy-faithful", "washed-out",
+                           "crisp-jitter"]},
+}
 QUIET = ROOT / ".quiet"
 logger = logging.getLogger("alignment_bars")
 
@@ -59,7 +68,7 @@ def ensure_base(model: Path, threads: int) -> dict:
 
     wait_quiet()
     config = VAR / "pretrain_base.json"
-    config.write_text(json.dumps({"steps": 2500, "threads": threads, "clips": {"n_clips": 8000}}))
+    config.write_text(json.dumps({**BASE_RECIPE, "threads": threads}))
     code = main(["-v", "pretrain-base", "--out", str(model), "--config", str(config), "--cpu-budget", "2700",
                  "--cache-dir", str(VAR), "--pause-file", str(QUIET)])
     if code:
@@ -81,7 +90,7 @@ def bar_base(args: argparse.Namespace) -> None:
     emit("base/pretrain", steps=meta.get("steps"), parameters=meta.get("parameters"),
          wall_s=meta.get("wall_s"), cpu_s=meta.get("cpu_s"))
     wait_quiet()
-    prompts = heldout_prompts(args.prompts)
+    prompts = heldout_prompts(args.prompts, grammar=model_grammar(args.model))
     seeds = list(range(args.seeds))
     with Timer() as t:
         samples = sample_set(load_generator(args.model), prompts, seeds, settings_for(args.model, args.steps, args.cfg),
@@ -105,7 +114,8 @@ def _sampled_train_set(model: Path, args: argparse.Namespace):
     path = VAR / f"onpolicy-{model.name}-{args.pair_prompts}x{args.pair_seeds}-s{args.steps}-c{args.cfg}.pkl"
     if path.is_file():
         return pickle.loads(path.read_bytes()), None
-    prompts = list(dict.fromkeys(train_prompts(args.pair_prompts * 2, seed=11)))[: args.pair_prompts]
+    grammar = model_grammar(model)
+    prompts = list(dict.fromkeys(train_prompts(args.pair_prompts * 2, seed=11, grammar=grammar)))[: args.pair_prompts]
     with Timer() as t:
         samples = sample_set(load_generator(model), prompts, list(range(100, 100 + args.pair_seeds)),
                              settings_for(model, args.steps, args.cfg), analyse)
@@ -166,7 +176,8 @@ def bar_dpo(args: argparse.Namespace) -> None:
              cpu_s=round(t.cpu, 1))
         arms.append(Arm(f"flow-dpo-{name}", lora=lora))
     wait_quiet()
-    report = evaluate(args.model, arms, heldout_prompts(args.prompts), list(range(args.seeds)),
+    prompts = heldout_prompts(args.prompts, grammar=model_grammar(args.model))
+    report = evaluate(args.model, arms, prompts, list(range(args.seeds)),
                       settings_for(args.model, args.steps, args.cfg), pixel_judge, VAR / "eval-dpo")
     _emit_report("dpo/eval", report)
     emit("dpo/total", wall_s=round(time.monotonic() - total_wall0, 1),
@@ -219,7 +230,8 @@ def bar_guidance(args: argparse.Namespace) -> None:
         arms.append(Arm(f"guided-{name}", reward_model=VAR / f"latent-reward-{name}",
                         guidance={args.target: 1.0}, guidance_scale=scale))
     wait_quiet()
-    report = evaluate(args.model, arms, heldout_prompts(args.prompts), list(range(args.seeds)),
+    prompts = heldout_prompts(args.prompts, grammar=model_grammar(args.model))
+    report = evaluate(args.model, arms, prompts, list(range(args.seeds)),
                       settings_for(args.model, args.steps, args.cfg), pixel_judge, VAR / "eval-guidance")
     _emit_report("guidance/eval", report)
 

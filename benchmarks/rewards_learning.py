@@ -19,6 +19,7 @@ import argparse  # noqa: E402
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -37,14 +38,21 @@ def main() -> None:
     parser.add_argument("--out", default=str(var_root() / "rewards" / "learning_run"))
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--train-vision", action="store_true", help="train the vision tower too (lr 1e-3)")
+    parser.add_argument("--lr-lora", type=float, help="the LoRA learning rate (default: the recipe's 1e-3)")
+    parser.add_argument("--token-init", default="previous", choices=("mean", "previous"),
+                        help="reward tokens start as the mean embedding or as the ':' before each")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    torch.set_num_threads(2)
+    # One thread: on this shared 2-core machine a second thread cost 3-4x the CPU (spinning, contention).
+    torch.set_num_threads(1)
 
     base = ensure_pretrained_base()
     world = ensure_world(WorldConfig())
     out = Path(args.out)
-    config = with_epochs(reward_recipe(base, loss=args.loss, train_vision=args.train_vision), args.epochs)
+    config = with_epochs(reward_recipe(base, loss=args.loss, train_vision=args.train_vision,
+                                        token_init=args.token_init), args.epochs)
+    if args.lr_lora is not None:
+        config = replace(config, train=replace(config.train, lr_lora=args.lr_lora))
     train_csv = world / ("train_mos.csv" if args.loss == "regression" else "train.csv")
     start, cpu = time.perf_counter(), time.process_time()
     run = train_and_test(f"{args.loss} separate tokens", world, config, out, train_csv=train_csv,

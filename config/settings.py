@@ -137,6 +137,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Runs (both kinds share one state machine) and jobs each have a "state": name them apart in the schema.
+    "ENUM_NAME_OVERRIDES": {"RunStateEnum": "annotation.run_records.RunRecord.State"},
 }
 
 CHANNEL_LAYERS = {
@@ -152,6 +154,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "rewards.tasks.start_scheduled_runs": {"queue": "default"},
     "rewards.tasks.*": {"queue": "gpu"},
+    "alignment.tasks.start_scheduled_alignments": {"queue": "default"},
     "alignment.tasks.*": {"queue": "gpu"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -160,6 +163,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CEL
 # A running run whose worker has been silent this long is taken over; a live one is never run twice.
 RUN_STALE_SECONDS = int(os.environ.get("RUN_STALE_SECONDS", "600"))
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Training runs: past the soft limit the run stops and is recorded as failed with the reason; the hard limit
+# (a minute later) kills a run that ignores it. Transient database errors are retried with backoff.
+TRAINING_SOFT_TIME_LIMIT = int(os.environ.get("TRAINING_SOFT_TIME_LIMIT", str(6 * 3600)))
+_TRAINING_LIMITS = {"soft_time_limit": TRAINING_SOFT_TIME_LIMIT, "time_limit": TRAINING_SOFT_TIME_LIMIT + 60}
+CELERY_TASK_ANNOTATIONS = {
+    "rewards.tasks.train_reward_model": _TRAINING_LIMITS,
+    "alignment.tasks.align_generator": _TRAINING_LIMITS,
+}
 CELERY_BEAT_SCHEDULE = {
     "reclaim-expired-leases": {
         "task": "annotation.tasks.reclaim_expired_leases",
@@ -167,6 +178,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "start-scheduled-training": {
         "task": "rewards.tasks.start_scheduled_runs",
+        "schedule": timedelta(seconds=int(os.environ.get("SCHEDULE_CHECK_SECONDS", "30"))),
+    },
+    "start-scheduled-alignment": {
+        "task": "alignment.tasks.start_scheduled_alignments",
         "schedule": timedelta(seconds=int(os.environ.get("SCHEDULE_CHECK_SECONDS", "30"))),
     },
 }

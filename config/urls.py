@@ -6,6 +6,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("rewards.urls")),
+    path("api/v1/", include("alignment.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("frontend.urls")),
 ]

@@ -108,6 +108,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             "job": reverse("api:job-detail", args=[0]),
             "reward_runs": reverse("rewards:reward-runs", args=[slug]),
             "registry": reverse("rewards:registry", args=[slug]),
+            "alignment_runs": reverse("alignment:alignment-runs", args=[slug]),
             "websocket": f"/ws/projects/{slug}/",
         },
         "progress": progress,

@@ -16,7 +16,7 @@ class RewardRunAdmin(ProjectScopedAdmin):
 class RegistryEntryAdmin(ProjectScopedAdmin):
     list_display = ["id", "project", "kind", "score", "active", "promoted_at"]
     list_filter = ["kind", "active"]
-    readonly_fields = ["project", "kind", "reward_run", "model_dir", "score", "promoted_at"]
+    readonly_fields = ["project", "kind", "reward_run", "alignment_run", "model_dir", "score", "details", "promoted_at"]
 
 
 @admin.register(TrainingSchedule)

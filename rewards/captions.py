@@ -5,12 +5,23 @@ predicting these texts from the clip. Everything described is computed from the 
 attributes and defect severities, read through ``synthetic``) — never from annotator labels or oracle
 utilities, whose weights the reward model still has to learn from judgements.
 
-The text follows the reward model's template (``rewards.template``), so that the hidden states the reward
-head reads sit where the captioner learnt to describe that dimension::
+The text follows the reward model's template (``rewards.template``: video, " Visual quality:", " Motion
+quality:", the prompt, " Text alignment:"), so that the reward tokens sit where the captioner learnt to
+describe that dimension::
 
-    Visual quality: blur mild, noise none, ... Motion quality: jitter none, ... Prompt: {prompt}
-    Text alignment: colour none, shape strong, ... Caption: two green squares move left on a noisy
-    background at night, the camera pans right.
+    Visual quality: 5 blur mild, noise none, ... Motion quality: 0 jitter none, ... Seen: two green
+    squares move left on a noisy background at night, the camera pans right. Prompt: {prompt}
+    Text alignment: 3 colour none, shape strong, ...
+
+Why this layout (the first recipe, with the caption after the prompt, learnt mostly to copy the prompt and
+its level words never beat the "none" majority): every target is something only the video tells —
+the description of what is seen comes *before* the prompt, so it cannot be copied from it; the prompt is
+context for the alignment levels (binding what is seen to what was asked). Each dimension opens with its
+*flaw total*, the unweighted sum of its level indices (0 = clean, up to 4 × the number of defects): a
+generic "how bad does it look" summary, predicted at the position right before the reward token, so the
+captioner's hidden state there already gathers that dimension's evidence. It weighs every defect
+alike — the oracle's weights, and which defects matter more, are still for the reward model to learn
+from judgements.
 
 Each defect gets one of ``LEVELS`` (severity in fifths). A defect that cannot show in a clip of this prompt
 (freezing a still subject, a wrong direction without one, ignoring an absent camera move) is "none": the
@@ -45,9 +56,18 @@ def level(severity: float) -> str:
     return LEVELS[bisect_right(LEVEL_STARTS, severity)]
 
 
+def _shown_levels(defects: Defects, names: tuple[str, ...], attrs: PromptAttrs) -> list[str]:
+    return [level(getattr(defects, n) if relevant(n, attrs) else 0.0) for n in names]
+
+
 def _levels(defects: Defects, names: tuple[str, ...], attrs: PromptAttrs) -> str:
-    parts = [f"{DEFECT_WORDS[n]} {level(getattr(defects, n) if relevant(n, attrs) else 0.0)}" for n in names]
+    parts = [f"{DEFECT_WORDS[n]} {lv}" for n, lv in zip(names, _shown_levels(defects, names, attrs), strict=True)]
     return ", ".join(parts) + "."
+
+
+def flaw_total(defects: Defects, names: tuple[str, ...], attrs: PromptAttrs) -> int:
+    """The unweighted sum of the shown level indices (none 0 … severe 4) over ``names``."""
+    return sum(LEVELS.index(lv) for lv in _shown_levels(defects, names, attrs))
 
 
 def visible_colour(attrs: PromptAttrs, defects: Defects) -> str:
@@ -92,20 +112,22 @@ def visible_caption(attrs: PromptAttrs, defects: Defects) -> str:
 
 @dataclass(frozen=True)
 class Caption:
-    """The four described parts; ``pieces`` lays them out with the prompt (which is input, not target)."""
+    """The described parts; ``pieces`` lays them out with the prompt (which is input, not target)."""
 
     visual: str
     motion: str
     alignment: str
     caption: str
+    totals: tuple[int, int, int] = (0, 0, 0)  # flaw totals of VQ, MQ, TA
 
     def pieces(self, prompt: str) -> list[tuple[str, bool]]:
         """(text, is_target) in sequence order; the prompt and the field names are context."""
-        return [(" Visual quality:", False), (f" {self.visual}", True),
-                (" Motion quality:", False), (f" {self.motion}", True),
+        vq, mq, ta = self.totals
+        return [(" Visual quality:", False), (f" {vq} {self.visual}", True),
+                (" Motion quality:", False), (f" {mq} {self.motion}", True),
+                (" Seen:", False), (f" {self.caption}", True),
                 (" Prompt: ", False), (prompt, False),
-                (" Text alignment:", False), (f" {self.alignment}", True),
-                (" Caption:", False), (f" {self.caption}", True)]
+                (" Text alignment:", False), (f" {ta} {self.alignment}", True)]
 
 
 def describe(attrs: PromptAttrs, defects: Defects) -> Caption:
@@ -114,4 +136,5 @@ def describe(attrs: PromptAttrs, defects: Defects) -> Caption:
         motion=_levels(defects, MQ_DEFECTS, attrs),
         alignment=_levels(defects, TA_DEFECTS, attrs),
         caption=visible_caption(attrs, defects),
+        totals=tuple(flaw_total(defects, names, attrs) for names in (VQ_DEFECTS, MQ_DEFECTS, TA_DEFECTS)),
     )

@@ -173,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
                              ("hidden_size", int, None), ("num_layers", int, None), ("vision_depth", int, None),
                              ("vision_embed_dim", int, None), ("lr", float, None), ("batch_size", int, None),
                              ("epochs", int, None), ("max_cpu_minutes", float, "CPU-time budget in minutes, all included (default 15)"),
+                             ("vision_lr_scale", float, "the vision tower's lr relative to --lr"),
+                             ("defect_rate", float, "share of defects present in the sparse half of the clips"),
+                             ("warmup_steps", int, None), ("initializer_range", float, None),
+                             ("vision_initializer_range", float, None),
+                             ("patch_init", str, "random or dct (the patch embedding's starting filters)"),
+                             ("patch_init_scale", float, None),
                              ("seed", int, None), ("workers", int, "rendering processes"),
                              ("threads", int, "torch threads (default 2)")):
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, help=text)

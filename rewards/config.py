@@ -70,10 +70,16 @@ class ModelConfig:
     token_mode: str = "separate"
     # The paper's template puts the prompt after the VQ and MQ tokens, so they never see it (causal attention).
     vq_mq_see_prompt: bool = False
+    # New reward-token rows start as the mean embedding ("mean"), or ("previous") as a copy of the token just
+    # before each one in the template (the ":" of " Visual quality:" …), where a captioner base predicts that
+    # dimension's summary: the head then starts reading what the base already computes there.
+    reward_token_init: str = "mean"
 
     def __post_init__(self) -> None:
         _require(self.token_mode in TOKEN_MODES,
                  f"model.token_mode must be one of {TOKEN_MODES}, got {self.token_mode!r}")
+        _require(self.reward_token_init in ("mean", "previous"),
+                 f"model.reward_token_init must be 'mean' or 'previous', got {self.reward_token_init!r}")
         # One shared token has to read the prompt for TA, so VQ/MQ see it too; say so rather than ignore it.
         _require(self.token_mode == "separate" or self.vq_mq_see_prompt,
                  "model.token_mode 'shared' needs model.vq_mq_see_prompt = true (the one token sees the prompt)")

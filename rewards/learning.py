@@ -34,15 +34,17 @@ MARGINS_FILE = "test_margins.npz"
 
 
 def reward_recipe(base_dir: str | Path, *, loss: str = "btt", token_mode: str = "separate", epochs: int = 2,
-                  seed: int = 0, train_vision: bool = False) -> RewardConfig:
+                  seed: int = 0, train_vision: bool = False, token_init: str = "previous") -> RewardConfig:
     """The tiny-model recipe: LoRA on the language model, the merger and the reward tokens and head train;
     by default the pretrained vision tower stays frozen (it halves the step time). Learning rates are those
     that learnt at hidden size ~100 (REFERENCE §7: 1e-3); with ``train_vision`` the tower and merger train
-    at 1e-3 too."""
+    at 1e-3 too. ``token_init`` "previous": each reward token starts as the ":" before it, where the
+    captioner base predicts that dimension's flaw total (``rewards.captions``)."""
     shared = token_mode == "shared"
     return RewardConfig(
         video=base_video_config(base_dir),
-        model=ModelConfig(base=str(base_dir), token_mode=token_mode, vq_mq_see_prompt=shared),
+        model=ModelConfig(base=str(base_dir), token_mode=token_mode, vq_mq_see_prompt=shared,
+                          reward_token_init=token_init),
         train=TrainConfig(loss=loss, lora_r=16, lora_alpha=32, lora_dropout=0.0, train_vision=train_vision,
                           train_merger=True, train_lora=True, lr_head=3e-3, lr_embeddings=1e-3, lr_lora=1e-3,
                           lr_merger=1e-3 if train_vision else 3e-4, lr_vision=1e-3 if train_vision else 1e-4,

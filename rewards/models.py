@@ -25,8 +25,12 @@ class RegistryEntry(models.Model):
     project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="registry")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     reward_run = models.ForeignKey(RewardRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    model_dir = models.CharField(max_length=500)
-    score = models.FloatField(help_text="Held-out accuracy without ties (mean of VQ, MQ, TA) when promoted.")
+    alignment_run = models.ForeignKey("alignment.AlignmentRun", on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+")
+    model_dir = models.CharField(max_length=500, help_text="Reward checkpoint, or the generator adapter (LoRA).")
+    score = models.FloatField(help_text="Reward model: held-out accuracy without ties (mean of VQ, MQ, TA). "
+                                        "Generator: mean win rate against the pretrained generator.")
+    details = models.JSONField(default=dict, blank=True, help_text="Generator: its base model directory, win rates.")
     active = models.BooleanField(default=True)
     promoted_at = models.DateTimeField(auto_now_add=True)
 

@@ -17,7 +17,7 @@ from torch import nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2VLForConditionalGeneration, Qwen2VLModel
 
 from rewards.config import ModelConfig, TrainConfig
-from rewards.template import ModelInputs, build_inputs
+from rewards.template import ModelInputs, build_inputs, reward_token_predecessors
 from rewards.tokenizer import add_reward_tokens
 from rewards.video_input import VideoPatches
 
@@ -65,6 +65,10 @@ class RewardNetwork(nn.Module):
             new = [i for i in ids if i >= known]
             if new:
                 embeddings.weight[new] = embeddings.weight[:known].mean(0)
+            if new and cfg.reward_token_init == "previous":
+                for token_id, before in zip(ids, reward_token_predecessors(tokenizer, cfg), strict=True):
+                    if token_id in new:
+                        embeddings.weight[token_id] = embeddings.weight[before]
         return cls(backbone, tokenizer, cfg, ids)
 
     # --- which parameters train -------------------------------------------------------------------------

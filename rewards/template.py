@@ -76,6 +76,12 @@ def sequence_ids(
     return ids, positions
 
 
+def reward_token_predecessors(tokenizer: PreTrainedTokenizerBase, cfg: ModelConfig) -> list[int]:
+    """The id of the token just before each reward token in the template, in reward-token order."""
+    ids, positions = sequence_ids(tokenizer, 0, "", list(range(-1, -4, -1)), cfg)
+    return [ids[p - 1] for p in positions]
+
+
 def build_inputs(
     tokenizer: PreTrainedTokenizerBase,
     videos: Sequence[VideoPatches],

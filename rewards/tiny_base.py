@@ -22,9 +22,11 @@ def tiny_qwen2vl_config(
     vision_depth: int = 2,
     vision_embed_dim: int = 32,
     initializer_range: float = 0.1,
+    vision_initializer_range: float | None = None,
 ) -> Qwen2VLConfig:
     """Text hidden 64, 2 layers, 4 heads (2 KV), mrope sections [2, 3, 3] (= head_dim 16 / 2); vision depth 2,
-    embed 32. initializer_range 0.1: with 0.02 a model this narrow gave input-invariant rewards."""
+    embed 32. initializer_range 0.1: with 0.02 a model this narrow gave input-invariant rewards.
+    ``vision_initializer_range`` (default: the same) sets the vision tower's own."""
     heads = 4
     head_dim = hidden_size // heads
     # M-RoPE splits head_dim/2 frequencies over (time, height, width).
@@ -53,7 +55,7 @@ def tiny_qwen2vl_config(
             "patch_size": 14,
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
-            "initializer_range": initializer_range,
+            "initializer_range": initializer_range if vision_initializer_range is None else vision_initializer_range,
         },
         image_token_id=token_ids[IMAGE_PAD],
         video_token_id=token_ids[VIDEO_PAD],

@@ -45,6 +45,7 @@ from rewards.data import (
 )
 from rewards.losses import bt_loss, btt_loss, regression_loss
 from rewards.network import RewardNetwork
+from rewards.pause import wait_while_paused
 from rewards.predict import PairPredictions, normalization_from, predict_pairs
 
 logger = logging.getLogger(__name__)
@@ -227,6 +228,7 @@ def train(
             epoch_losses: list[float] = []
             tick = time.perf_counter()
             for batch_index, batch in enumerate(batches, start=skip):
+                wait_while_paused()  # before the clock: a pause is neither data wait nor compute
                 got = time.perf_counter()
                 skips.add(batch.skipped, "training")
                 if batch.inputs is not None:

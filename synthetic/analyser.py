@@ -2,9 +2,10 @@
 
 From frames alone (plus the prompt it should show) it recovers the subject's colour, shape, count and
 action, the background, tint and camera move (`synthetic.features`), estimates every defect's severity
-with a calibrated linear map of classical measurements (`synthetic.calibrate`), and scores per-dimension
-utilities with the oracle's own formula. Each utility comes with its measurement noise: two videos whose
-estimated utilities differ by less than `tie_threshold[dim]` count as tied.
+with a calibrated map (per dimension: linear + kernel ridge) of classical measurements
+(`synthetic.calibrate`), and scores per-dimension utilities with the oracle's own formula. Each utility
+comes with its measurement noise: two videos whose estimated utilities differ by less than
+`tie_threshold[dim]` count as tied.
 
 It also reports the subject's area, shape integrity and the background's cleanliness, so that a generator
 that floods the frame with colour or smears the background is caught rather than scored as "sharp"
@@ -28,6 +29,14 @@ from synthetic.features import extract
 from synthetic.oracle import effective_defects, oracle_utilities
 from synthetic.prompts import PromptAttrs, as_attrs
 from synthetic.render import SHAPE_SCALE, SUBJECT_RADIUS
+
+# Bumped whenever the measurements or the calibration's form change: calibrations fitted elsewhere (for other
+# clip geometries) must be refitted. 2 and 3: blockiness, stutter, jitter, flicker and raw-edge measurements,
+# faint subjects kept out of the background and camera tracking, random Fourier features and cross-validated
+# tie thresholds in the calibration (3 because calibrations were cached from work in progress under 2);
+# 4: zeroed DCT coefficients on the coding grid (blockiness); 5: the calibration reads each dimension's defects
+# from that dimension's own symptoms, linear + exact kernel ridge (no random features).
+ANALYSER_VERSION = 5
 
 
 class AnalyserError(ValueError):

@@ -1,8 +1,11 @@
 """Drive simulated annotators through the platform's REST API (token → next → submit, until 204).
 
 The annotator is not told which file it is shown: it downloads each video (cached by URL) and looks its
-sha256 up in the dataset's oracle.csv, as a human would recognise quality by watching. The decision itself
-is `synthetic.annotators.decide`; `submission_payload` turns it into the API's JSON. Standard library only.
+sha256 up in the dataset's oracle.csv, as a human would recognise quality by watching. A video the dataset
+does not know (one a generator made, in the feedback loop) is skipped, or, with `perceive_unknown`, watched
+through the pixel analyser: its estimated defects and utilities stand in for the truth. The decision itself
+is `synthetic.annotators.decide`; `submission_payload` turns it into the API's JSON. Standard library only,
+except the analyser (numpy, PyAV), imported when an unknown video is first perceived.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -150,24 +154,53 @@ class PlatformClient:
         return body
 
 
+def perceived_entry(video: bytes, prompt_text: str) -> OracleEntry | None:
+    """What an annotator sees in a video the oracle does not know: the pixel analyser's estimates."""
+    from synthetic.analyser import AnalyserError, analyse
+    from synthetic.prompts import parse_prompt
+
+    try:
+        analysis = analyse(video, prompt_text)
+        prompt = parse_prompt(prompt_text)
+    except (AnalyserError, ValueError) as error:
+        logger.warning("cannot perceive a video of %r: %s", prompt_text, error)
+        return None
+    return OracleEntry(path="", generator="", prompt=prompt, seed=0, defects=analysis.defects,
+                       utilities=dict(analysis.utilities))
+
+
 def run_annotator(
     base_url: str, project: str, oracle: dict[str, OracleEntry], spec: AnnotatorSpec, seed: int = 0,
-    max_items: int | None = None,
+    max_items: int | None = None, perceive_unknown: bool = False, follow: float | None = None,
 ) -> RunSummary:
-    """One annotator's session: judge assignments until the platform has none left (204) or `max_items`."""
+    """One annotator's session: judge assignments until the platform has none left (204) or `max_items`; with
+    `follow`, wait that many seconds after a 204 and ask again (new comparisons arrive in the feedback loop)."""
     client = PlatformClient(base_url)
     client.login(spec.username, spec.password)
     profile = annotator_profile(spec.kind)
     summary = RunSummary(spec.username, spec.kind)
+    perceived: dict[str, OracleEntry | None] = {}
+
+    def entry(video: bytes, prompt_text: str) -> OracleEntry | None:
+        sha = hashlib.sha256(video).hexdigest()
+        if sha in oracle or not perceive_unknown:
+            return oracle.get(sha)
+        if sha not in perceived:
+            perceived[sha] = perceived_entry(video, prompt_text)
+        return perceived[sha]
+
     while max_items is None or summary.submitted + summary.skipped < max_items:
         assignment = client.next_assignment(project)
         if assignment is None:
-            break
-        shown = [oracle.get(hashlib.sha256(client.video(assignment[side]["url"])).hexdigest()) for side in
-                 ("left", "right")]
+            if follow is None:
+                break
+            time.sleep(follow)
+            continue
+        prompt_text = assignment["prompt"]["text"]
+        shown = [entry(client.video(assignment[side]["url"]), prompt_text) for side in ("left", "right")]
         if shown[0] is None or shown[1] is None:
-            logger.warning("assignment %s shows a video that is not in the dataset's oracle.csv: skipped",
-                           assignment["id"])
+            logger.warning("assignment %s shows a video that is not in the dataset's oracle.csv%s: skipped",
+                           assignment["id"], " and cannot be analysed" if perceive_unknown else "")
             client.skip(assignment["id"])
             summary.skipped += 1
             continue

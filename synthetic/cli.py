@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--max", type=int, default=None, help="at most this many items per annotator")
     an.add_argument("--seed", type=int, default=0)
     an.add_argument("--workers", type=int, default=None, help="annotators judged concurrently")
+    an.add_argument("--perceive-unknown", action="store_true",
+                    help="judge videos missing from oracle.csv through the pixel analyser instead of skipping them")
+    an.add_argument("--follow", type=float, default=None, metavar="SECONDS",
+                    help="when the queue is empty, wait and ask again instead of stopping")
 
     rd = sub.add_parser("render", help="render one clip")
     rd.add_argument("--prompt", required=True)
@@ -63,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     ay.add_argument("--prompt", required=True)
 
     cal = sub.add_parser("calibrate-analyser", help="refit the analyser's calibration")
-    cal.add_argument("--clips", type=int, default=1200)
+    cal.add_argument("--clips", type=int, default=2400)
     cal.add_argument("--seed", type=int, default=1)
     cal.add_argument("--workers", type=int, default=2)
     return parser
@@ -93,8 +97,8 @@ def _annotate(args: argparse.Namespace) -> None:
     specs = [AnnotatorSpec.parse(text) for text in args.annotator]
     oracle = read_oracle(args.dataset)
     with ThreadPoolExecutor(max_workers=args.workers or len(specs)) as pool:
-        summaries = list(pool.map(lambda s: run_annotator(args.url, args.project, oracle, s, args.seed, args.max),
-                                  specs))
+        summaries = list(pool.map(lambda s: run_annotator(args.url, args.project, oracle, s, args.seed, args.max,
+                                                          args.perceive_unknown, args.follow), specs))
     for s in summaries:
         print(f"{s.username} ({s.kind}): submitted {s.submitted}, skipped {s.skipped}, lost leases {s.lost_leases}, "
               f"labels {dict(s.labels)}")

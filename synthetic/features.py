@@ -2,7 +2,7 @@
 
 `extract(frames, prompt)` measures a clip (T×H×W×3 uint8) against a prompt: the attributes it shows
 (colour, shape, count, action, background, tint, camera) and raw symptom statistics; `synthetic.analyser`
-turns the statistics into defect severities with a calibrated linear map.
+turns the statistics into defect severities with a calibrated map (`synthetic.calibrate`).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def fit_motion(tau: np.ndarray, track: np.ndarray, groups: int) -> dict[str, flo
     averages `groups` independent jitters, hence the √groups).
     """
     n = len(tau)
-    out = {"bounce_x": 0.0, "bounce_y": 0.0, "teleport": 0.0, "jitter": 0.0}
+    out = {"bounce_x": 0.0, "bounce_y": 0.0, "teleport": 0.0, "jitter": 0.0, "jitter_mad": 0.0}
     if n < 6:
         return out
     basis = _basis(tau)
@@ -132,6 +132,8 @@ def fit_motion(tau: np.ndarray, track: np.ndarray, groups: int) -> dict[str, flo
     out["bounce_x"], out["bounce_y"] = float(coef[3, 0]), float(coef[3, 1])
     dof = max(n - 6, 1)
     out["jitter"] = float(math.sqrt((resid**2).sum() / (2 * dof)) * math.sqrt(groups))
+    # The same from the median absolute residual: blind to a few frames the smooth model misfits.
+    out["jitter_mad"] = float(1.4826 * np.median(np.abs(resid)) * math.sqrt(n / dof) * math.sqrt(groups))
     return out
 
 
@@ -171,9 +173,12 @@ def extract(frames_u8: np.ndarray, prompt: PromptAttrs) -> Extracted:
     tau = np.linspace(0.0, 1.0, t)
     sigma = measure.noise_sigma(frames)
     sub = measure.measure_subject(frames, prompt.count)
-    bg = measure.measure_background(frames, sub.mask, STRIPE_PERIOD)
+    # Faint subjects (a half-transparent extra one) are no background either: on a plain wall they would pass
+    # for texture, and the camera tracker would follow them.
+    not_background = (sub.alpha > 0.12) | measure.off_background_colour(frames)
+    bg = measure.measure_background(frames, not_background, STRIPE_PERIOD)
     pattern, tint = classify_background(bg, sigma)
-    camera_track = measure.camera_track(frames, sub.mask) if pattern == "noisy" else np.zeros((t, 2))
+    camera_track = measure.camera_track(frames, not_background) if pattern == "noisy" else np.zeros((t, 2))
     camera, velocity = recover_camera(camera_track, tau)
     dups = np.r_[False, measure.duplicate_frames(frames, sigma)]
     world = sub.centroids - camera_track
@@ -230,7 +235,18 @@ def extract(frames_u8: np.ndarray, prompt: PromptAttrs) -> Extracted:
     pixel_block, pixel_dip = measure.pixelation_block(frames, sigma)
     spiky, grid_share = measure.block_profile(frames, pixel_block)
     lum = measure.luma(frames)
+    coding_all, coding_high, coding_zeros = measure.block_coding_ratio(frames, sigma)
+    steps = measure.frame_steps(frames)
     features = {
+        "coding_ratio": coding_all,
+        "coding_ratio_high": coding_high,
+        "coding_zero_gap": coding_zeros,
+        "raw_edge_sharpness": measure.raw_edge_sharpness(frames, sub.mask, sub.present),
+        "still_steps": float((steps < 0.2 * max(np.percentile(steps, 75), 1e-6)).mean()),
+        "step_cv": float(steps.std() / max(steps.mean(), 1e-6)),
+        "track_still_steps": _track_still_steps(world if has_subject else None, w),
+        "jitter_robust": fit["jitter_mad"],
+        "moment2_spread": _moment2_spread(sub.moment2),
         "noise_sigma": sigma,
         "edge_sharpness": measure.edge_sharpness(sub.alpha, sub.mask),
         "hf_ratio": measure.high_frequency_ratio(frames, sigma),
@@ -356,3 +372,23 @@ def fit_reversal(tau: np.ndarray, trace: np.ndarray | None, full: float) -> tupl
     if slope < 0:  # running backwards all along reads as forward with the sense reversed
         slope, w = -slope, 1.0
     return slope / full, w
+
+
+def _track_still_steps(world: np.ndarray | None, width: int) -> float:
+    """Share of frames in which a moving subject does not move (held frames of a stutter)."""
+    if world is None:
+        return 0.0
+    steps = np.linalg.norm(np.diff(world, axis=0), axis=1) * width
+    steps = steps[np.isfinite(steps)]
+    # The moving frames' step, from the upper quartile: held frames may be most of them.
+    if len(steps) < 4 or np.percentile(steps, 75) < 0.3:
+        return 0.0
+    return float((steps < 0.15).mean())
+
+
+def _moment2_spread(moment2: np.ndarray) -> float:
+    """Frame-to-frame spread of the 2-fold moment: per-frame outline deformation (flicker)."""
+    m = moment2[np.isfinite(moment2)]
+    if len(m) < 4:
+        return 0.0
+    return float(np.sqrt(np.mean(np.abs(m - m.mean()) ** 2)))

@@ -33,10 +33,18 @@ class SubjectMeasure:
     harmonics: np.ndarray  # (3,) median relative magnitude of angular harmonics 3, 4, 5
     orientation: np.ndarray  # (T, 3) phase of harmonics 3, 4, 5 of the largest component
     integrity: float  # median solidity (area / bounding-disc area of the same second moment)
+    moment2: np.ndarray  # (T,) complex 2-fold angular moment of the largest component (NaN if none): the
+    # world's shapes have 3- to 5-fold symmetry, so it is ~0 unless the outline is deformed
+
+
+def _channel_max(frames: np.ndarray) -> np.ndarray:
+    # Channel by channel: a reduction over the 3-long last axis is many times slower.
+    return np.maximum(np.maximum(frames[..., 0], frames[..., 1]), frames[..., 2])
 
 
 def chroma(frames: np.ndarray) -> np.ndarray:
-    return (frames.max(axis=-1) - frames.min(axis=-1)).astype(np.float32)
+    low = np.minimum(np.minimum(frames[..., 0], frames[..., 1]), frames[..., 2])
+    return (_channel_max(frames) - low).astype(np.float32)
 
 
 def luma(frames: np.ndarray) -> np.ndarray:
@@ -80,6 +88,7 @@ def measure_subject(frames: np.ndarray, expected_count: int) -> SubjectMeasure:
     areas = np.zeros(t)
     brightness = np.full(t, np.nan)
     orientation = np.full((t, 3), np.nan)
+    moment2 = np.full(t, np.nan, dtype=complex)
     harmonic_samples: list[np.ndarray] = []
     integrity: list[float] = []
     extra: list[float] = []
@@ -91,7 +100,7 @@ def measure_subject(frames: np.ndarray, expected_count: int) -> SubjectMeasure:
         frame_of = np.array([s[0].start for s in slices])
         min_size = max(4.0, 0.002 * h * w)
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
-        vmax = frames.max(axis=-1)
+        vmax = _channel_max(frames)
         for f in range(t):
             ids = np.flatnonzero((frame_of == f) & (sizes >= min_size))
             if not len(ids):
@@ -127,6 +136,7 @@ def measure_subject(frames: np.ndarray, expected_count: int) -> SubjectMeasure:
                     phases.append(math.atan2(z.imag, z.real))
                 harmonic_samples.append(np.array(mags))
                 orientation[f] = phases
+                moment2[f] = (comp * r2 * np.exp(2j * phi)).sum() / base
                 # Solidity against a disc of the same second moment: a disc gives 1, ragged blobs less.
                 integrity.append(float(m / (2.0 * math.pi * base / m)))
     hue = float("nan")
@@ -139,7 +149,7 @@ def measure_subject(frames: np.ndarray, expected_count: int) -> SubjectMeasure:
         extra_strength=float(np.median(extra)) if extra else 0.0, centroids=centroids, areas=areas,
         brightness=brightness, hue=hue,
         harmonics=np.median(np.stack(harmonic_samples), axis=0) if harmonic_samples else np.zeros(3),
-        orientation=orientation, integrity=float(np.median(integrity)) if integrity else 0.0,
+        orientation=orientation, integrity=float(np.median(integrity)) if integrity else 0.0, moment2=moment2,
     )
 
 
@@ -180,17 +190,22 @@ def measure_background(frames: np.ndarray, subject_mask: np.ndarray, stripe_peri
     )
 
 
-def _masked_mse(ref: np.ndarray, ref_ok: np.ndarray, img: np.ndarray, img_ok: np.ndarray,
-                dx: int, dy: int) -> float:
-    """Mean squared difference between `img` and `ref` shifted by (dx, dy), over pixels valid in both.
+def _shift_costs(ref: np.ndarray, ref_ok: np.ndarray, imgs: np.ndarray, imgs_ok: np.ndarray) -> np.ndarray:
+    """Mean squared difference (T, H, W) between each image and `ref` rolled by (dy, dx) = (i, j) mod the
+    size, over pixels valid in both; inf where under 20% of the pixels are.
 
-    The world's textures are periodic, so a roll is an exact shift."""
-    shifted = np.roll(ref, (dy, dx), axis=(0, 1))
-    ok = np.roll(ref_ok, (dy, dx), axis=(0, 1)) & img_ok
-    if ok.sum() < 0.2 * ok.size:
-        return float("inf")
-    d = shifted[ok] - img[ok]
-    return float((d * d).mean())
+    The world's textures are periodic, so a roll is an exact shift; expanding the square turns every
+    shift's sum into circular cross-correlations, all computed at once with FFTs."""
+    h, w = ref.shape
+    ok_r, ok_i = ref_ok.astype(np.float64), imgs_ok.astype(np.float64)
+    img = imgs.astype(np.float64)
+
+    def corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # Σ_p a[p − d]·b[p] for every shift d
+        return np.fft.irfft2(np.conj(np.fft.rfft2(a)) * np.fft.rfft2(b), s=(h, w))
+
+    count = np.rint(corr(ok_r, ok_i))
+    total = corr(ok_r * ref * ref, ok_i) - 2.0 * corr(ok_r * ref, ok_i * img) + corr(ok_r, ok_i * img * img)
+    return np.where(count >= 0.2 * h * w, np.maximum(total, 0.0) / np.maximum(count, 1.0), np.inf)
 
 
 def _parabola(cm: float, c0: float, cp: float) -> float:
@@ -206,22 +221,20 @@ def camera_track(frames: np.ndarray, subject_mask: np.ndarray, max_step: int = 3
     t, h, w, _ = frames.shape
     lum = ndimage.gaussian_filter(luma(frames), sigma=(0, 0.7, 0.7))
     ok = ~ndimage.binary_dilation(subject_mask, structure=_FRAME_ONLY, iterations=2)
+    costs = _shift_costs(lum[0], ok[0], lum[1:], ok[1:])
     out = np.zeros((t, 2))
     cx, cy = 0, 0
+    steps = np.arange(-max_step, max_step + 1)
     for f in range(1, t):
-        costs = {}
-        for dy in range(cy - max_step, cy + max_step + 1):
-            for dx in range(cx - max_step, cx + max_step + 1):
-                costs[(dx, dy)] = _masked_mse(lum[0], ok[0], lum[f], ok[f], dx, dy)
-        (bx, by), c0 = min(costs.items(), key=lambda kv: kv[1])
+        cost = costs[f - 1]
+        near = cost[np.ix_((cy + steps) % h, (cx + steps) % w)]
+        iy, ix = np.unravel_index(int(np.argmin(near)), near.shape)
+        bx, by, c0 = cx + int(steps[ix]), cy + int(steps[iy]), float(near[iy, ix])
         if not np.isfinite(c0):
             out[f] = out[f - 1]
             continue
-        for key in ((bx - 1, by), (bx + 1, by), (bx, by - 1), (bx, by + 1)):
-            if key not in costs:
-                costs[key] = _masked_mse(lum[0], ok[0], lum[f], ok[f], *key)
-        fx = bx + _parabola(costs[(bx - 1, by)], c0, costs[(bx + 1, by)])
-        fy = by + _parabola(costs[(bx, by - 1)], c0, costs[(bx, by + 1)])
+        fx = bx + _parabola(cost[by % h, (bx - 1) % w], c0, cost[by % h, (bx + 1) % w])
+        fy = by + _parabola(cost[(by - 1) % h, bx % w], c0, cost[(by + 1) % h, bx % w])
         cx, cy = bx, by
         out[f] = fx / w, fy / h
     return out
@@ -287,7 +300,7 @@ def duplicate_frames(frames: np.ndarray, sigma_noise: float) -> np.ndarray:
     """(T−1,) True where a frame repeats the previous one up to noise: (almost) no pixel changes by more
     than the smoothed noise could explain."""
     smooth = ndimage.gaussian_filter(frames, sigma=(0, 1.0, 1.0, 0))
-    diff = np.abs(np.diff(smooth, axis=0)).max(axis=-1)
+    diff = _channel_max(np.abs(np.diff(smooth, axis=0)))
     # Gaussian smoothing with σ=1 px leaves 1/(2√π) of white noise's std; a frame difference has √2 of it.
     threshold = 0.03 + 5.0 * math.sqrt(2.0) * sigma_noise / (2.0 * math.sqrt(math.pi))
     changed = (diff > threshold).sum(axis=(1, 2))
@@ -295,6 +308,8 @@ def duplicate_frames(frames: np.ndarray, sigma_noise: float) -> np.ndarray:
 
 
 def _block_means(lum: np.ndarray, block: float) -> np.ndarray:
+    # A block under one pixel (re-pixelating frames under 43 px at 1.5 px per 64) would index past the frame.
+    block = max(float(block), 1.0)
     size = lum.shape[1]
     ids = (np.arange(size) / block).astype(np.int64)
     starts = np.flatnonzero(np.r_[True, np.diff(ids) > 0])
@@ -302,6 +317,26 @@ def _block_means(lum: np.ndarray, block: float) -> np.ndarray:
     sums = np.add.reduceat(np.add.reduceat(lum, starts, axis=1), starts, axis=2)
     means = sums / (counts[None, :, None] * counts[None, None, :])
     return means[:, ids][:, :, ids]
+
+
+def _block_residuals(lum: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Mean squared difference (T, len(blocks)) between each frame and its re-pixelation by each block size
+    (as `_block_means`): Σ lum² − Σ over blocks of (block sum)² / (block size), block sums from integral
+    images, so each size costs its number of blocks rather than a pass over the frames."""
+    t, size = lum.shape[0], lum.shape[1]
+    x = lum.astype(np.float64)
+    integral = np.zeros((t, size + 1, size + 1))
+    integral[:, 1:, 1:] = x.cumsum(axis=1).cumsum(axis=2)
+    total_sq = (x * x).sum(axis=(1, 2))
+    out = np.empty((t, len(blocks)))
+    for k, block in enumerate(blocks):
+        ids = (np.arange(size) / max(float(block), 1.0)).astype(np.int64)
+        edges = np.r_[np.flatnonzero(np.r_[True, np.diff(ids) > 0]), size]
+        corners = integral[:, edges][:, :, edges]
+        sums = corners[:, 1:, 1:] - corners[:, :-1, 1:] - corners[:, 1:, :-1] + corners[:, :-1, :-1]
+        counts = np.diff(edges)
+        out[:, k] = total_sq - (sums * sums / (counts[:, None] * counts[None, :])).sum(axis=(1, 2))
+    return np.maximum(out, 0.0) / (size * size)
 
 
 PIXEL_BLOCKS: np.ndarray = np.arange(1.5, 8.01, 0.25)
@@ -318,7 +353,7 @@ def pixelation_block(frames: np.ndarray, sigma_noise: float = 0.0) -> tuple[floa
     if lum.shape[1] != lum.shape[2]:
         return 1.0, 0.0
     # Per frame: a real grid dips in every frame, a chance alignment with a moving edge in few.
-    resid = np.stack([((lum - _block_means(lum, b * scale)) ** 2).mean(axis=(1, 2)) for b in PIXEL_BLOCKS], axis=1)
+    resid = _block_residuals(lum, PIXEL_BLOCKS * scale)
     # Averaging b² pixels removes (1 − 1/b²) of the per-pixel noise variance (luma noise ≈ 0.6 σ per channel).
     resid = np.maximum(resid - (0.6 * sigma_noise) ** 2 * (1.0 - 1.0 / (PIXEL_BLOCKS * scale) ** 2), 0.0)
     padded = np.concatenate([resid[:, :1] * 0.5, resid, resid[:, -1:] * 2.0], axis=1)
@@ -328,3 +363,69 @@ def pixelation_block(frames: np.ndarray, sigma_noise: float = 0.0) -> tuple[floa
         return 1.0, 0.0
     best = int(np.flatnonzero(depth >= 0.9 * depth.max())[-1])
     return float(PIXEL_BLOCKS[best]), float(depth[best])
+
+
+def block_coding_ratio(frames: np.ndarray, sigma_noise: float) -> tuple[float, float, float]:
+    """Block coding seen on the 8×8 grid: log ratios of DCT energy on the coding grid to that on a grid
+    shifted by 4 px, over all AC coefficients and over the high ones (u + v ≥ 4), noise energy removed
+    from both; and how many more of the high coefficients (u + v ≥ 3) of busy blocks are ~0 on the coding
+    grid than on the shifted one.
+
+    Quantising 8×8 DCT coefficients zeroes the small ones and removes detail inside the coding grid's
+    blocks, leaving steps at their edges, which the shifted grid's blocks straddle."""
+    lum = luma(frames) * 255.0
+    t, h, w = lum.shape
+    nb_y, nb_x = h // 8 - 1, w // 8 - 1
+    if nb_y < 1 or nb_x < 1:
+        return 0.0, 0.0, 0.0
+    from scipy import fft as sfft
+
+    u = np.arange(8)
+    order = (u[:, None] + u[None, :])[None, None, :, None, :]
+    zero = 1.0 + 2.0 * 255.0 * sigma_noise  # below this a coefficient is noise around 0
+
+    def energies(offset: int) -> tuple[float, float, float]:
+        window = lum[:, offset:offset + 8 * nb_y, offset:offset + 8 * nb_x]
+        coeff = sfft.dctn(window.reshape(t, nb_y, 8, nb_x, 8), axes=(2, 4), norm="ortho")
+        power = coeff**2
+        busy = np.abs(coeff).max(axis=(2, 4)) > 5.0 + zero  # blocks with some detail to quantise
+        zeros = ((np.abs(coeff) < zero) & (order >= 3)).sum(axis=(2, 4)) / float((order >= 3).sum())
+        return (float(power[np.broadcast_to(order > 0, power.shape)].mean()),
+                float(power[np.broadcast_to(order >= 4, power.shape)].mean()),
+                float(zeros[busy].mean()) if busy.any() else 0.0)
+
+    aligned, shifted = energies(0), energies(4)
+    noise = (255.0 * sigma_noise) ** 2  # white noise puts σ² in every orthonormal coefficient
+    ratios = [math.log(max(a - noise, 1e-3) / max(b - noise, 1e-3)) for a, b in zip(aligned[:2], shifted[:2], strict=True)]
+    return ratios[0], ratios[1], aligned[2] - shifted[2]
+
+
+def frame_steps(frames: np.ndarray) -> np.ndarray:
+    """(T−1,) mean absolute change between consecutive (lightly smoothed) frames."""
+    smooth = ndimage.gaussian_filter(luma(frames), sigma=(0, 1.0, 1.0))
+    return np.abs(np.diff(smooth, axis=0)).mean(axis=(1, 2))
+
+
+def raw_edge_sharpness(frames: np.ndarray, mask: np.ndarray, present: float) -> float:
+    """90th percentile of the unsmoothed chroma gradient across the subject's outline, relative to the
+    subject's chroma: the analyser's segmentation smooths by 0.8 px, which hides slight blur."""
+    if present <= 0.04:
+        return 0.0
+    c = chroma(frames)
+    gy, gx = np.gradient(c, axis=(1, 2))
+    ring = ndimage.binary_dilation(mask, structure=_FRAME_ONLY, iterations=1) & ~ndimage.binary_erosion(
+        mask, structure=_FRAME_ONLY, iterations=1)
+    if ring.sum() < 8:
+        return 0.0
+    return float(np.percentile(np.hypot(gx, gy)[ring], 90) / present)
+
+
+def off_background_colour(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W) pixels whose colour leaves the background's colour axis: a background's texture only
+    scales its (tinted) grey, while a blend with a subject, even one too faint or too complementary in hue
+    to raise the chroma, turns its colour off that axis."""
+    axis = np.median(frames.reshape(-1, 3), axis=0)
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-6)
+    off = frames - (frames @ axis)[..., None] * axis
+    distance = np.sqrt((off * off).sum(axis=-1))
+    return distance > max(0.05, 3.0 * float(np.median(distance)))

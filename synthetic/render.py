@@ -27,6 +27,7 @@ import colorsys
 import math
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import fft as sfft
@@ -116,12 +117,31 @@ def radial_profile(shape: str, phi: np.ndarray) -> np.ndarray:
         return np.ones_like(phi)
     m = len(radii)
     step = 2.0 * math.pi / m
-    psi = np.mod(phi, 2.0 * math.pi)
-    k = np.minimum((psi // step).astype(np.int64), m - 1)
+    psi = _mod_2pi(phi)
+    k = np.minimum(_floor_div(psi, step), m - 1)
     alpha = psi - k * step
-    ra, rb = radii[k], radii[(k + 1) % m]
+    ra, rb = radii[k], np.roll(radii, -1)[k]  # the sector's two vertices
     # The ray at angle alpha from vertex A=(ra, 0) meets segment A-B (B at angle `step`) at this distance.
     return (ra * rb * math.sin(step) / (rb * np.sin(step - alpha) + ra * np.sin(alpha))).astype(phi.dtype)
+
+
+def _mod_2pi(phi: np.ndarray) -> np.ndarray:
+    """np.mod(phi, 2π) to the last bit, several times faster (float32 angles within ±4π, as the renderer
+    makes; others go to np.mod): a float remainder folds by exact subtractions of the period where np.mod
+    (fmod, then one addition of the period to a negative remainder) would, and rounds where it rounds."""
+    period = np.float32(2.0 * math.pi)
+    if phi.dtype != np.float32 or not np.all(np.abs(phi) < 2 * period):
+        return np.mod(phi, 2.0 * math.pi)
+    folded = phi + period * ((phi < 0).astype(np.float32) - (phi >= period))
+    return folded + period * (folded < 0)
+
+
+def _floor_div(psi: np.ndarray, step: float) -> np.ndarray:
+    """(psi // step).astype(int64) for non-negative float32 psi: the float64 quotient of two float32 values
+    never rounds across an integer, so its floor is exact."""
+    if psi.dtype != np.float32:
+        return (psi // step).astype(np.int64)
+    return np.floor(psi.astype(np.float64) / np.float64(np.float32(step))).astype(np.int64)
 
 
 @dataclass
@@ -241,38 +261,107 @@ def _alpha(track: SubjectTrack, shape: str, morph: float, size: int, w: int,
     dx = (x0[:, None] + grid[None, :] - (track.cx * size)[:, None]).astype(np.float32)[:, None, :]
     dy = (y0[:, None] + grid[None, :] - (track.cy * size)[:, None]).astype(np.float32)[:, :, None]
     rho = np.sqrt(dx * dx + dy * dy)
-    phi = np.arctan2(dy, dx)
-    local = phi - track.angle.astype(np.float32)[:, None, None]
+    d = track.deform.astype(np.float32)
+    deformed = bool(np.any(d[:, :2] != 0))
+    radius = (track.radius * size).astype(np.float32)[:, None, None]
+    if shape == "circle" and morph == 0 and not deformed:
+        # A plain disc's outline is its radius at every angle: no angle needed (the same numbers).
+        return np.clip(0.5 - (rho - radius), 0.0, 1.0)
+    # Coverage is 1 well inside the outline's smallest radius and 0 well beyond its largest: the angle and
+    # the outline are needed only on the ring between (the same numbers there, far fewer of them).
+    low, high = _profile_bounds(shape, morph)
+    wobble_max = np.abs(d[:, 0]) + np.abs(d[:, 1]) if deformed else np.zeros(len(d), dtype=np.float32)
+    inner = radius[:, 0, 0] * low * (1.0 - wobble_max) * (1.0 - 1e-4) - 0.5 - 1e-3
+    outer = radius[:, 0, 0] * high * (1.0 + wobble_max) * (1.0 + 1e-4) + 0.5 + 1e-3
+    alpha = (rho <= inner[:, None, None]).astype(np.float32)
+    ring = (rho > inner[:, None, None]) & (rho < outer[:, None, None])
+    at = np.flatnonzero(ring)
+    frame = np.repeat(np.arange(len(d)), ring.reshape(len(d), -1).sum(axis=1))
+    phi = np.arctan2(dy, dx).ravel()[at]
+    local = phi - track.angle.astype(np.float32)[frame]
     profile = radial_profile(shape, local)
     if morph > 0:
         other = CONFUSED_SHAPE[shape]
         scale = SHAPE_SCALE[other] / SHAPE_SCALE[shape]
         profile = (1.0 - morph) * profile + morph * scale * radial_profile(other, local + (
             SHAPE_ORIENTATION[shape] - SHAPE_ORIENTATION[other]))
-    d = track.deform.astype(np.float32)
-    if np.any(d[:, :2] != 0):
-        wobble = (d[:, 0, None, None] * np.cos(2 * phi + d[:, 2, None, None])
-                  + d[:, 1, None, None] * np.cos(3 * phi + d[:, 3, None, None]))
+    if deformed:
+        df = d[frame]
+        wobble = df[:, 0] * np.cos(2 * phi + df[:, 2]) + df[:, 1] * np.cos(3 * phi + df[:, 3])
         profile = profile * (1.0 + wobble)
-    outline = profile * (track.radius * size).astype(np.float32)[:, None, None]
-    return np.clip(0.5 - (rho - outline), 0.0, 1.0)
+    outline = profile * radius[frame, 0, 0]
+    alpha.ravel()[at] = np.clip(0.5 - (rho.ravel()[at] - outline), 0.0, 1.0)
+    return alpha
 
 
-def composite_subject(padded: np.ndarray, margin: int, track: SubjectTrack, shape: str, morph: float) -> None:
-    """Paint one subject, in place, over a scene padded by `margin` px on each side (T, S+2m, S+2m, 3),
-    computing coverage only in a window around the subject."""
-    t, size = padded.shape[0], padded.shape[1] - 2 * margin
-    morph_scale = SHAPE_SCALE[CONFUSED_SHAPE[shape]] / SHAPE_SCALE[shape] if morph > 0 else 1.0
-    w = min(_window(track, morph_scale, size), margin)
+@lru_cache(maxsize=64)
+def _profile_bounds(shape: str, morph: float) -> tuple[float, float]:
+    """Smallest and largest boundary radius (circumradius 1) of a shape morphed towards its confused one."""
+    def extremes(name: str) -> tuple[float, float]:
+        radii = shape_vertices(name)
+        if radii is None:
+            return 1.0, 1.0
+        angles = 2.0 * math.pi * np.arange(len(radii)) / len(radii)
+        points = radii[:, None] * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        a, b = points, np.roll(points, -1, axis=0)
+        # Nearest point of each edge to the centre.
+        u = np.clip(-(a * (b - a)).sum(axis=1) / ((b - a) ** 2).sum(axis=1), 0.0, 1.0)
+        return float(np.linalg.norm(a + u[:, None] * (b - a), axis=1).min()), 1.0
+    low, high = extremes(shape)
+    if morph > 0:
+        other = CONFUSED_SHAPE[shape]
+        scale = SHAPE_SCALE[other] / SHAPE_SCALE[shape]
+        other_low, other_high = extremes(other)
+        low = (1.0 - morph) * low + morph * scale * other_low
+        high = (1.0 - morph) * high + morph * scale * other_high
+    return low, high
+
+
+def composite_subject(scene: np.ndarray, track: SubjectTrack, shape: str, morph: float, w: int) -> None:
+    """Paint one subject, in place, over a scene (T, S, S, 3), computing coverage only in a w×w window
+    around the subject in each frame.
+
+    The window holds the whole subject (coverage is 0 outside it), so it may be slid inside the frame:
+    the pixels it then covers beyond the subject get coverage 0 and keep their values."""
+    t, size = scene.shape[0], scene.shape[1]
     x0 = np.clip(np.round(track.cx * size) - w // 2, -w, size).astype(np.int64)
     y0 = np.clip(np.round(track.cy * size) - w // 2, -w, size).astype(np.int64)
+    if w <= size:
+        x0, y0 = np.clip(x0, 0, size - w), np.clip(y0, 0, size - w)
     alpha = _alpha(track, shape, morph, size, w, x0.astype(np.float32), y0.astype(np.float32))
-    alpha = alpha[..., None] * np.float32(track.opacity)
-    tt = np.arange(t)[:, None, None]
-    rows = (y0[:, None] + margin + np.arange(w))[:, :, None]
-    cols = (x0[:, None] + margin + np.arange(w))[:, None, :]
-    window = padded[tt, rows, cols]
-    padded[tt, rows, cols] = window * (1.0 - alpha) + track.rgb.astype(np.float32)[:, None, None, :] * alpha
+    alpha = alpha * np.float32(track.opacity)
+    rgb = track.rgb.astype(np.float32)
+    if w <= size:
+        # Every frame's window as one (T, w, w, 3) selection of a strided view: one gather, one scatter.
+        st = scene.strides
+        windows = np.lib.stride_tricks.as_strided(
+            scene, shape=(t, size - w + 1, size - w + 1, w, w, 3), strides=(st[0], st[1], st[2], st[1], st[2], st[3]))
+        frames = np.arange(t)
+        windows[frames, y0, x0] = _blend(windows[frames, y0, x0], alpha, rgb)
+        return
+    for f in range(t):  # a window wider than the frame: paint the part inside it, frame by frame
+        xa, ya = max(int(x0[f]), 0), max(int(y0[f]), 0)
+        xb, yb = min(int(x0[f]) + w, size), min(int(y0[f]) + w, size)
+        if xa >= xb or ya >= yb:
+            continue
+        window = scene[f:f + 1, ya:yb, xa:xb]
+        window[...] = _blend(window, alpha[f:f + 1, ya - y0[f]:yb - y0[f], xa - x0[f]:xb - x0[f]], rgb[f:f + 1])
+
+
+def _blend(window: np.ndarray, alpha: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """window·(1 − alpha) + rgb·alpha for windows (T, h, w, 3), coverage (T, h, w) and colours (T, 3),
+    one channel at a time (broadcasting a coverage over 3 channels runs 3-long inner loops)."""
+    out = np.empty_like(window)
+    rest = 1.0 - alpha
+    for c in range(3):
+        out[..., c] = window[..., c] * rest + rgb[:, c, None, None] * alpha
+    return out
+
+
+def _at_frames(track: SubjectTrack, src: np.ndarray) -> SubjectTrack:
+    """The track as shown at output frames whose source frames are `src` (stutter repeats some)."""
+    return SubjectTrack(cx=track.cx[src], cy=track.cy[src], radius=track.radius[src], angle=track.angle[src],
+                        opacity=track.opacity, rgb=track.rgb[src], deform=track.deform[src])
 
 
 def _noise_tile(seed: int, size: int) -> np.ndarray:
@@ -299,14 +388,26 @@ def background_luma(pattern: str, seed: int, size: int, ox: np.ndarray, oy: np.n
         # tanh of a sine: stripes with a ~1 px anti-aliased edge.
         return (0.5 + 0.35 * np.tanh(2.5 * np.sin(2 * math.pi * (x + y) / STRIPE_PERIOD))).astype(np.float32)
     if pattern == "noisy":
-        tile = _noise_tile(seed, size)
-        spectrum = np.fft.fft2(tile)
-        k = np.fft.fftfreq(size)
-        # A sub-pixel shift of a periodic texture, exact in the Fourier domain.
-        phase = np.exp(-2j * math.pi * (k[None, None, :] * (ox * size)[:, None, None]
-                                        + k[None, :, None] * (oy * size)[:, None, None]))
-        return np.real(np.fft.ifft2(spectrum[None] * phase)).astype(np.float32)
+        return _shifted_noise(seed, size, ox, oy)
     raise RenderError(f"unknown background pattern {pattern!r}")
+
+
+def _shifted_noise(seed: int, size: int, ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
+    """The noise texture shifted by (ox, oy) per frame: a sub-pixel shift of a periodic texture, exact in
+    the Fourier domain."""
+    spectrum = np.fft.fft2(_noise_tile(seed, size))
+    out = np.empty((len(ox), size, size), dtype=np.float32)
+    still = (ox == 0) & (oy == 0)
+    if still.any():
+        out[still] = np.real(np.fft.ifft2(spectrum)).astype(np.float32)
+    if not still.all():
+        # The texture is real, so half its spectrum does; the phase ramp factors into x and y parts.
+        kx, ky = np.fft.rfftfreq(size), np.fft.fftfreq(size)
+        sx, sy = ox[~still] * size, oy[~still] * size
+        phase = (np.exp(-2j * math.pi * ky[None, :, None] * sy[:, None, None])
+                 * np.exp(-2j * math.pi * kx[None, None, :] * sx[:, None, None]))
+        out[~still] = np.fft.irfft2(spectrum[None, :, :size // 2 + 1] * phase, s=(size, size))
+    return out
 
 
 def tint_rgb(luma: np.ndarray, tint: str) -> np.ndarray:
@@ -316,7 +417,17 @@ def tint_rgb(luma: np.ndarray, tint: str) -> np.ndarray:
 
 
 def render_background(attrs: PromptAttrs, defects: Defects, seed: int, size: int, tau: np.ndarray) -> np.ndarray:
+    """Background frames (T, S, S, 3) at times tau; a read-only broadcast of one frame when the camera
+    stands still (every frame then shows the same background, computed once)."""
     ox, oy = camera_offsets(attrs, defects, tau)
+    if not (np.any(ox) or np.any(oy)):
+        one = _background(attrs, defects, seed, size, ox[:1], oy[:1])
+        return np.broadcast_to(one, (len(tau), *one.shape[1:]))
+    return _background(attrs, defects, seed, size, ox, oy)
+
+
+def _background(attrs: PromptAttrs, defects: Defects, seed: int, size: int, ox: np.ndarray,
+                oy: np.ndarray) -> np.ndarray:
     bg = tint_rgb(background_luma(attrs.background, seed, size, ox, oy), attrs.tint)
     if defects.wrong_background > 0:
         other_tint = "night" if attrs.tint == "day" else "day"
@@ -330,29 +441,61 @@ def _pixelate(frames: np.ndarray, block: float) -> np.ndarray:
     ids = (np.arange(size) / block).astype(np.int64)
     starts = np.flatnonzero(np.r_[True, np.diff(ids) > 0])
     counts = np.diff(np.r_[starts, size])
-    sums = np.add.reduceat(np.add.reduceat(frames, starts, axis=1), starts, axis=2)
+    sums = _block_sums(_block_sums(frames, starts, counts, axis=1), starts, counts, axis=2)
     means = sums / (counts[None, :, None, None] * counts[None, None, :, None])
-    return means[:, ids][:, :, ids]
+    # Each block mean repeated over its pixels (a plain copy, cheaper than gathering by index).
+    return np.repeat(np.repeat(means, counts, axis=1), counts, axis=2)
+
+
+def _block_sums(x: np.ndarray, starts: np.ndarray, counts: np.ndarray, axis: int) -> np.ndarray:
+    """np.add.reduceat(x, starts, axis), to the last bit, without its slow strided loop: for runs of up to
+    8 it adds the first element to the running sum of the others."""
+    if counts.max() > 8:  # longer runs are summed pairwise by reduceat
+        return np.add.reduceat(x, starts, axis=axis)
+    first = np.take(x, starts, axis=axis)
+    if counts.max() == 1:
+        return first
+    rest = np.zeros_like(first)
+    for j in range(1, int(counts.max())):
+        more = counts > j
+        index = (slice(None),) * axis + (more,)
+        rest[index] += np.take(x, starts[more] + j, axis=axis)
+    first += rest
+    return first
 
 
 def _dct_quantise(frames: np.ndarray, step: float) -> np.ndarray:
     t, h, w, c = frames.shape
     ph, pw = -h % 8, -w % 8
-    padded = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
-    blocks = padded.reshape(t, (h + ph) // 8, 8, (w + pw) // 8, 8, c)
-    coeff = sfft.dctn(blocks.astype(np.float32) * 255.0, axes=(2, 4), norm="ortho")
-    dc = coeff[:, :, 0, :, 0, :].copy()
+    if ph or pw:
+        frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+    hh, ww = h + ph, w + pw
+    # (T, rows of blocks, columns of blocks, channel, 8, 8): each block's pixels contiguous.
+    blocks = np.ascontiguousarray(frames.reshape(t, hh // 8, 8, ww // 8, 8, c).transpose(0, 1, 3, 5, 2, 4),
+                                  dtype=np.float32) * 255.0
+    # Where the background stands still, most blocks repeat those of the first frame: code each once.
+    changed = (blocks[1:] != blocks[:1]).any(axis=(3, 4, 5))
+    out = np.empty_like(blocks)
+    out[:] = _code_blocks(blocks[0], step)
+    if changed.any():
+        out[1:][changed] = _code_blocks(blocks[1:][changed], step)
+    return out.transpose(0, 1, 4, 2, 5, 3).reshape(t, hh, ww, c)[:, :h, :w]
+
+
+def _code_blocks(blocks: np.ndarray, step: float) -> np.ndarray:
+    """8×8 DCT quantisation of pixel blocks (..., 8, 8) on the 0–255 scale; returns them in [0, 1]."""
+    coeff = sfft.dctn(blocks, axes=(-2, -1), norm="ortho")
+    dc = coeff[..., 0, 0].copy()
     u = np.arange(8, dtype=np.float32)
     # Like a JPEG table: the higher the frequency, the coarser the step.
-    steps = (step * (1.0 + 0.5 * (u[:, None] + u[None, :])))[None, None, :, None, :, None]
+    steps = step * (1.0 + 0.5 * (u[:, None] + u[None, :]))
     coeff = np.round(coeff / steps) * steps
-    coeff[:, :, 0, :, 0, :] = dc  # keep block means: blocking comes from the lost detail
-    out = sfft.idctn(coeff, axes=(2, 4), norm="ortho") / 255.0
-    return out.reshape(t, h + ph, w + pw, c)[:, :h, :w]
+    coeff[..., 0, 0] = dc  # keep block means: blocking comes from the lost detail
+    return sfft.idctn(coeff, axes=(-2, -1), norm="ortho") / 255.0
 
 
 def apply_visual_defects(frames: np.ndarray, defects: Defects, seed: int) -> np.ndarray:
-    """VQ defects on float frames in [0, 1] (T, S, S, 3)."""
+    """VQ defects on float frames in [0, 1] (T, S, S, 3); may work in place on `frames`."""
     scale = frames.shape[1] / 64.0
     if defects.blur > 0:
         sigma = 2.2 * defects.blur * scale
@@ -365,10 +508,15 @@ def apply_visual_defects(frames: np.ndarray, defects: Defects, seed: int) -> np.
         frames = _dct_quantise(frames, 40.0 * defects.blockiness)
     if defects.low_contrast > 0:
         s = defects.low_contrast
-        frames = 0.5 + (frames - 0.5) * (1.0 - 0.65 * s) + 0.12 * s
+        # In place, in the order of 0.5 + (frames − 0.5)·(1 − 0.65·s) + 0.12·s.
+        frames -= 0.5
+        frames *= 1.0 - 0.65 * s
+        frames += 0.5
+        frames += 0.12 * s
     if defects.noise > 0:
         noise = rng_for(seed, "noise").standard_normal(size=frames.shape, dtype=np.float32)
-        frames = frames + np.float32(0.1 * defects.noise) * noise
+        noise *= np.float32(0.1 * defects.noise)
+        frames += noise
     return frames
 
 
@@ -381,19 +529,22 @@ def render_frames(
     config = config or RenderConfig()
     size, t = config.size, config.frames
     tau = np.linspace(0.0, 1.0, t)
-    scene = render_background(attrs, defects, seed, size, tau)
+    # Stutter shows source frame src[i] at frame i; each frame's picture depends on its own time only,
+    # so the shown times are rendered directly.
+    src = _effective_times(config, defects, seed)
+    scene = np.empty((t, size, size, 3), dtype=np.float32)
+    scene[...] = render_background(attrs, defects, seed, size, tau[src])
     ox, oy = camera_offsets(attrs, defects, tau)
     tracks = [tr for tr in subject_tracks(attrs, defects, seed, t) if tr.opacity > 0]
-    if tracks:
-        morph_scale = SHAPE_SCALE[CONFUSED_SHAPE[attrs.shape]] / SHAPE_SCALE[attrs.shape] if defects.wrong_shape else 1.0
-        margin = max(_window(tr, morph_scale, size) for tr in tracks)
-        padded = np.zeros((t, size + 2 * margin, size + 2 * margin, 3), dtype=np.float32)
-        padded[:, margin:margin + size, margin:margin + size] = scene
-        for track in tracks:
-            track.cx = track.cx + ox
-            track.cy = track.cy + oy
-            composite_subject(padded, margin, track, attrs.shape, defects.wrong_shape)
-        scene = padded[:, margin:margin + size, margin:margin + size]
-    scene = scene[_effective_times(config, defects, seed)]
+    morph_scale = SHAPE_SCALE[CONFUSED_SHAPE[attrs.shape]] / SHAPE_SCALE[attrs.shape] if defects.wrong_shape else 1.0
+    for track in tracks:
+        window = _window(track, morph_scale, size)  # from every source frame, shown or not
+        shown = _at_frames(track, src)
+        shown.cx = shown.cx + ox[src]
+        shown.cy = shown.cy + oy[src]
+        composite_subject(scene, shown, attrs.shape, defects.wrong_shape, window)
     scene = apply_visual_defects(scene, defects, seed)
-    return (np.clip(scene, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    np.clip(scene, 0.0, 1.0, out=scene)
+    scene *= 255.0
+    scene += 0.5
+    return scene.astype(np.uint8)

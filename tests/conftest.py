@@ -2,6 +2,7 @@
 real Celery worker process for the tests where the queue is the point."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,8 @@ def _media_root(settings, tmp_path_factory):
     settings.MEDIA_ROOT.mkdir(exist_ok=True)
     settings.JOBS_ROOT = tmp_path_factory.getbasetemp() / "jobs"
     settings.RUNS_ROOT = tmp_path_factory.getbasetemp() / "runs"
+    # WhiteNoise warns on every request handler it builds when the static folder is missing (a fresh clone).
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(autouse=True)
@@ -159,3 +162,52 @@ def client_for():
         return client
 
     return make
+
+
+def finished_run(client, url: str, seconds: float = 600) -> dict:
+    """Poll a run's API detail URL until the run has finished (succeeded, failed or cancelled); its JSON."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = client.get(url).json()
+        if run["state"] in ("succeeded", "failed", "cancelled"):
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not finish: {run['state']}")
+
+
+# Worker settings for takeover tests: a killed worker's task is handed out again, and its run taken over, in seconds.
+FAST_TAKEOVER = {"CELERY_VISIBILITY_TIMEOUT": "3", "RUN_STALE_SECONDS": "3"}
+
+
+def wait_for_the_run(model, predicate, seconds: float, what: str):
+    """The only `model` run row once `predicate(row)` holds; polls the database."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = model.objects.get()
+        if predicate(run):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}: {model.objects.values().get()}")
+
+
+def run_with_a_killed_worker(model, start_run, *, kill_at_step: int, log_dir: Path, name: str,
+                             finish_within: float):
+    """Start a run on a `gpu` worker, SIGKILL that worker once the run reached `kill_at_step`, let a second worker
+    take it over; returns (the run row as it was before the kill, its step after the kill, the finished row)."""
+    first = start_worker("gpu", log_dir / f"celery-{name}-1.log", **FAST_TAKEOVER)
+    try:
+        start_run()
+        running = wait_for_the_run(model, lambda r: r.step >= kill_at_step, 240, f"{kill_at_step} training steps")
+        first.send_signal(signal.SIGKILL)  # no goodbye: the task stays unacknowledged
+        first.wait(timeout=30)
+        killed_at = model.objects.get().step
+    finally:
+        if first.poll() is None:
+            stop_worker(first)
+    second = start_worker("gpu", log_dir / f"celery-{name}-2.log", **FAST_TAKEOVER)
+    try:
+        done = wait_for_the_run(model, lambda r: r.state not in ("queued", "running"), finish_within,
+                                "the run to finish")
+    finally:
+        stop_worker(second)
+    return running, killed_at, done

@@ -30,7 +30,7 @@ GATE_KEYS = {"color": "color", "shape": "shape", "direction": "action"}
 DEFAULT_CACHE = Path("var/alignment")
 CALIBRATION_CLIPS = 1200
 _lock = threading.Lock()
-_calibrations: dict[tuple[int, int], dict] = {}
+_calibrations: dict[tuple[int, int, int], dict] = {}
 _patched = False
 
 
@@ -49,12 +49,25 @@ def _patch_block_means() -> None:
     _patched = True
 
 
+def analyser_version() -> int:
+    """synthetic's analyser version (0 before it had one): a new analyser measures differently, so refit."""
+    import synthetic.analyser
+
+    return int(getattr(synthetic.analyser, "ANALYSER_VERSION", 0))
+
+
+def calibration_filename(frames: int, size: int, version: int) -> str:
+    """The cache file of a refitted calibration: keyed by analyser version, judged geometry and fitting recipe."""
+    return f"analyser-calibration-v{version}-{frames}x{size}-n{CALIBRATION_CLIPS}.json"
+
+
 def calibration_for(frames: int, size: int, cache_dir: Path = DEFAULT_CACHE) -> dict:
     """The analyser calibration for clips of `frames` × `size`², fitted once and cached as JSON."""
     from synthetic.analyser import load_calibration
     from synthetic.render import RenderConfig
 
-    key = (frames, size)
+    version = analyser_version()
+    key = (version, frames, size)
     with _lock:
         if key in _calibrations:
             return _calibrations[key]
@@ -63,7 +76,7 @@ def calibration_for(frames: int, size: int, cache_dir: Path = DEFAULT_CACHE) -> 
         if (frames, size) == (default.frames, default.size):
             _calibrations[key] = load_calibration()
             return _calibrations[key]
-        path = Path(cache_dir) / f"analyser-calibration-{frames}x{size}.json"
+        path = Path(cache_dir) / calibration_filename(frames, size, version)
         if path.is_file():
             calibration = json.loads(path.read_text())
         else:
@@ -72,7 +85,8 @@ def calibration_for(frames: int, size: int, cache_dir: Path = DEFAULT_CACHE) -> 
             logger.info("fitting the analyser calibration for %d×%d² clips (%d clips)", frames, size, CALIBRATION_CLIPS)
             clips = calibration_clips(CALIBRATION_CLIPS, seed=1)
             calibration = fit(clips, measure_clips(clips, RenderConfig(frames=frames, size=size), workers=1))
-            calibration["fitted_on"] = {"n_clips": CALIBRATION_CLIPS, "seed": 1, "frames": frames, "size": size}
+            calibration["fitted_on"] = {"n_clips": CALIBRATION_CLIPS, "seed": 1, "frames": frames, "size": size,
+                                        "analyser_version": version}
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(calibration))
         _calibrations[key] = calibration

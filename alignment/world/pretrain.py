@@ -30,6 +30,7 @@ import torch
 from alignment.codec import ChromaUnshuffleCodec
 from alignment.config import ConfigError
 from alignment.flow_matching import (
+    SIGMA_SAMPLERS,
     add_noise,
     per_sample_mse,
     sample_sigma,
@@ -65,6 +66,9 @@ class PretrainConfig:
     unshuffle: int = 4
     patch_size: tuple[int, int, int] = (1, 2, 2)
     max_sequence_length: int = 20
+    # σ ~ U(0, 1) trains every noise level equally: logit-normal (the large-model default) rarely draws
+    # σ > 0.9, where sampling starts and where a tiny model must learn to commit to one layout
+    sigma_sampling: str = "uniform"
     logit_mean: float = 0.0
     logit_std: float = 1.0
     sampling_shift: float = 1.0  # the saved scheduler's shift (pixel-space clips this small need little)
@@ -80,9 +84,14 @@ class PretrainConfig:
             self.clips = ClipSetConfig(**self.clips)
         self.patch_size = tuple(self.patch_size)  # type: ignore[assignment]
         for name in ("steps", "batch_size", "num_layers", "num_attention_heads", "attention_head_dim", "ffn_dim",
-                     "text_dim", "text_layers", "unshuffle", "max_sequence_length", "threads", "log_every"):
+                     "text_dim", "unshuffle", "max_sequence_length", "threads", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"pretrain: {name} must be ≥ 1, got {getattr(self, name)}")
+        if self.text_layers < 0:
+            raise ConfigError(f"pretrain: text_layers must be ≥ 0 (0: word embeddings only), got {self.text_layers}")
+        if self.sigma_sampling not in SIGMA_SAMPLERS:
+            raise ConfigError(f"pretrain: sigma_sampling must be one of {sorted(SIGMA_SAMPLERS)}, "
+                              f"got {self.sigma_sampling!r}")
         if self.learning_rate <= 0 or not 0 <= self.ema_decay < 1 or not 0 <= self.prompt_dropout < 1:
             raise ConfigError("pretrain: learning_rate > 0, ema_decay in [0, 1), prompt_dropout in [0, 1) needed")
         if len(self.patch_size) != 3 or min(self.patch_size) < 1:
@@ -186,7 +195,7 @@ def pretrain(config: PretrainConfig, clips: ClipSet, out_dir: str | Path) -> Pre
         prompts = ["" if d else clips.prompts[i] for i, d in zip(idx, drop, strict=True)]
         embeds = encode_with_grad(tokenizer, text_encoder, prompts, config.max_sequence_length)
         noise = torch.randn(x0.shape, generator=gen)
-        sigma = sample_sigma(config.batch_size, gen, "logit_normal", config.logit_mean, config.logit_std)
+        sigma = sample_sigma(config.batch_size, gen, config.sigma_sampling, config.logit_mean, config.logit_std)
         pred = transformer(hidden_states=add_noise(x0, noise, sigma), timestep=sigma_to_timestep(sigma),
                            encoder_hidden_states=embeds, return_dict=False)[0]
         loss = per_sample_mse(pred, velocity_target(x0, noise)).mean()
@@ -247,7 +256,9 @@ def save_model_dir(
     pipe.save_pretrained(out_dir)
     meta = {"codec": codec.spec(), "max_sequence_length": config.max_sequence_length,
             "clip": {"num_frames": config.clips.frames, "height": config.clips.size, "width": config.clips.size,
-                     "fps": config.clips.fps}}
+                     "fps": config.clips.fps},
+            # the prompt grammar it was trained on: its quality gate is judged on held-out prompts of the same
+            "grammar": config.clips.grammar}
     (out_dir / GENERATOR_META).write_text(json.dumps(meta, indent=2))
     (out_dir / PRETRAIN_META).write_text(json.dumps({"config": config.to_dict(), **(extra or {})}, indent=2))
     return out_dir

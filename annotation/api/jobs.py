@@ -33,15 +33,15 @@ class JobOutput(serializers.ModelSerializer):
 class ImportCreateApi(APIView):
     parser_classes = [parsers.MultiPartParser]
 
-    class InputSerializer(serializers.Serializer):
+    class ImportInputSerializer(serializers.Serializer):
         manifest = serializers.FileField()
         videos = serializers.ListField(child=serializers.FileField(), required=False, default=list)
         skip_invalid = serializers.BooleanField(required=False, default=False)
 
-    @extend_schema(request=InputSerializer, responses={202: JobOutput})
+    @extend_schema(request=ImportInputSerializer, responses={202: JobOutput})
     def post(self, request, slug: str):
         project = selectors.project_for_role(slug=slug, user=request.user, roles=MANAGER)
-        data = self.InputSerializer(data={
+        data = self.ImportInputSerializer(data={
             "manifest": request.data.get("manifest"),
             "videos": request.FILES.getlist("videos"),
             "skip_invalid": request.data.get("skip_invalid", False),
@@ -52,7 +52,7 @@ class ImportCreateApi(APIView):
 
 
 class ExportCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ExportInputSerializer(serializers.Serializer):
         format = serializers.ChoiceField(choices=FORMATS, default="videoalign")
         name = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,80}$", required=False, default="dataset")
         split = serializers.BooleanField(default=False)
@@ -67,10 +67,10 @@ class ExportCreateApi(APIView):
                                                              default=None)
         exclude_spammers = serializers.BooleanField(default=False)
 
-    @extend_schema(request=InputSerializer, responses={202: JobOutput})
+    @extend_schema(request=ExportInputSerializer, responses={202: JobOutput})
     def post(self, request, slug: str):
         project = selectors.project_for_role(slug=slug, user=request.user, roles=MANAGER)
-        data = self.InputSerializer(data=request.data)
+        data = self.ExportInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
         annotator_ids = selectors.annotator_ids(project=project, usernames=d["annotators"])

@@ -19,18 +19,18 @@ MANAGER = (Membership.Role.MANAGER,)
 
 
 class ProjectListApi(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class ProjectOutputSerializer(serializers.Serializer):
         slug = serializers.CharField()
         name = serializers.CharField()
         role = serializers.CharField()
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @extend_schema(responses=ProjectOutputSerializer(many=True))
     def get(self, request):
         rows = [
             {"slug": p.slug, "name": p.name, "role": role}
             for p, role in selectors.projects_for_user(user=request.user)
         ]
-        return Response(self.OutputSerializer(rows, many=True).data)
+        return Response(self.ProjectOutputSerializer(rows, many=True).data)
 
 
 class NextAssignmentApi(APIView):
@@ -44,7 +44,7 @@ class NextAssignmentApi(APIView):
 
 
 class SubmitAssignmentApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class SubmissionInputSerializer(serializers.Serializer):
         labels = serializers.DictField(child=serializers.CharField(max_length=16), allow_empty=False)
         checklist = serializers.DictField(
             child=serializers.DictField(child=serializers.ListField(child=serializers.CharField(max_length=100), max_length=64)),
@@ -60,17 +60,17 @@ class SubmitAssignmentApi(APIView):
         lead_time_ms = serializers.IntegerField(min_value=0, max_value=24 * 3600 * 1000, required=False, allow_null=True)
         idempotency_key = serializers.CharField(max_length=100)
 
-    class OutputSerializer(serializers.Serializer):
+    class SubmissionOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         assignment = serializers.IntegerField()
         created_at = serializers.DateTimeField()
         next = AssignmentOutput(required=False, allow_null=True, help_text="With ?next=1: the next assignment "
                                 "(null when nothing is left), saving the annotator a round trip.")
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer},
+    @extend_schema(request=SubmissionInputSerializer, responses={201: SubmissionOutputSerializer, 200: SubmissionOutputSerializer},
                    parameters=[OpenApiParameter("next", bool, description="also claim and return the next assignment")])
     def post(self, request, assignment_id: int):
-        data = self.InputSerializer(data=request.data)
+        data = self.SubmissionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         stored = judgement_submit(
             assignment_id=assignment_id,
@@ -83,7 +83,7 @@ class SubmitAssignmentApi(APIView):
             next_id = assignment_claim(project=project, annotator=request.user)
             body["next"] = None if next_id is None else selectors.assignment_payload(assignment_id=next_id)
         return Response(
-            self.OutputSerializer(body).data, status=status.HTTP_201_CREATED if stored.created else status.HTTP_200_OK
+            self.SubmissionOutputSerializer(body).data, status=status.HTTP_201_CREATED if stored.created else status.HTTP_200_OK
         )
 
 

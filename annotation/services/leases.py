@@ -51,6 +51,19 @@ ORDER BY c.queue_key
 LIMIT 1
 """
 
+# The same candidates seen without row locks: a row another transaction holds (a submit or a claim in flight
+# on it) is skipped by the claim, but must not make the queue look empty to this annotator.
+_OPEN_EXISTS_SQL = """
+SELECT 1 FROM annotation_comparison c
+WHERE c.project_id = %(project)s AND c.remaining > 0 AND NOT c.is_gold
+  AND NOT EXISTS (
+      SELECT 1 FROM annotation_assignment a
+      WHERE a.comparison_id = c.id AND a.annotator_id = %(annotator)s AND a.state <> 'expired')
+LIMIT 1
+"""
+BUSY_RETRIES = 40
+BUSY_WAIT = 0.025  # seconds: row locks on the claim and submit paths last one short transaction
+
 _LOCK_COMPARISONS_WITH_EXPIRED_SQL = """
 SELECT c.id FROM annotation_comparison c
 WHERE c.id IN (
@@ -184,6 +197,14 @@ def assignment_claim(*, project: Project, annotator: AbstractBaseUser) -> int | 
         try:
             assignment_id = _claim_any(project, annotator)
             if assignment_id is None and leases_reclaim_expired() > 0:
+                assignment_id = _claim_any(project, annotator)
+            busy = 0
+            while assignment_id is None and busy < BUSY_RETRIES and _first_row(
+                    _OPEN_EXISTS_SQL, {"project": project.pk, "annotator": annotator.pk}) is not None:
+                # Work is left but locked by someone else's transaction right now: wait it out rather than
+                # tell this annotator the queue is empty.
+                busy += 1
+                time.sleep(BUSY_WAIT)
                 assignment_id = _claim_any(project, annotator)
             return assignment_id
         except IntegrityError:

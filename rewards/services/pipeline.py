@@ -2,14 +2,14 @@
 model on the SAME held-out split (the promoted model is re-scored on this run's test part, never compared on
 another). Heavy imports (torch) happen inside, never in web processes."""
 
-import hashlib
 import logging
 import math
 from pathlib import Path
 
 from django.conf import settings
 
-from annotation.services.exports import ExportOptions, dataset_export
+from annotation.services.run_datasets import run_dataset_export
+from annotation.services.run_lifecycle import TRANSIENT_ERRORS, RunCancelled
 from rewards.models import RegistryEntry, RewardRun
 from rewards.services.runs import (
     registry_promote,
@@ -31,35 +31,8 @@ def promotion_score(report: dict) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-class RunCancelled(Exception):
-    """A manager asked the run to stop; raised from the progress callback at the next step."""
-
-
-class NotEnoughData(ValueError):
-    pass
-
-
 def run_folder(run: RewardRun) -> Path:
     return Path(settings.RUNS_ROOT) / f"reward-{run.pk}"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _export(run: RewardRun, folder: Path) -> dict[str, str]:
-    output = folder / "data" / "pairs.csv"
-    result = dataset_export(project=run.project, output=output,
-                            options=ExportOptions(split=True, seed=run.split_seed, paths="absolute"))
-    files = {Path(f).stem.rsplit("_", 1)[-1]: f for f in result.files}
-    for part in ("train", "val", "test"):
-        if result.per_split.get(part, 0) == 0:
-            raise NotEnoughData(f"the {part} part of the split is empty ({result.per_split}); more prompts are needed")
-    RewardRun.objects.filter(pk=run.pk).update(dataset={
-        "files": files, "sha256": {part: _sha256(Path(f)) for part, f in files.items()},
-        "comparisons": result.per_split, "judgements": result.judgements, "seed": run.split_seed,
-    })
-    return files
 
 
 def _latest_checkpoint(train_dir: Path) -> Path | None:
@@ -82,7 +55,7 @@ def reward_run_execute(*, run_id: int) -> RewardRun | None:
             raise RunCancelled
 
     try:
-        files = _export(run, folder)
+        files = run_dataset_export(run=run, folder=folder)
         config = RewardConfig.from_dict(run.config)
         # A run whose worker died is taken over and continues from its last checkpoint.
         trained = train(files["train"], config, folder / "train", val_csv=files["val"], cache_dir=folder / "cache",
@@ -104,6 +77,8 @@ def reward_run_execute(*, run_id: int) -> RewardRun | None:
         return reward_run_succeed(run_id=run.pk, result=result, artefacts=str(folder))
     except RunCancelled:
         return reward_run_mark_cancelled(run_id=run.pk)
+    except TRANSIENT_ERRORS:
+        raise  # the task retries; the next attempt takes the run over and resumes it
     except Exception as error:  # noqa: BLE001  (recorded on the run; the registry is untouched)
         logger.exception("reward run %s failed", run.pk)
         return reward_run_fail(run_id=run.pk, error=f"{type(error).__name__}: {error}")

@@ -1,18 +1,15 @@
 """Scheduled reward-model training: a run starts when enough new judgements have arrived since the last one."""
 
-import logging
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from annotation.errors import AnnotationError, InvalidInput
+from annotation.errors import InvalidInput
 from annotation.models import Judgement
+from annotation.services.run_lifecycle import scheduled_runs_start
 from rewards.config import ConfigError, RewardConfig
 from rewards.models import RewardRun, TrainingSchedule
 from rewards.services.runs import reward_run_create
-
-logger = logging.getLogger(__name__)
 
 
 def new_judgements_since_last_run(schedule: TrainingSchedule) -> int:
@@ -24,29 +21,21 @@ def new_judgements_since_last_run(schedule: TrainingSchedule) -> int:
     return judgements.count()
 
 
+def training_due(schedule: TrainingSchedule, now=None) -> bool:
+    """At least `min_interval_minutes` since the project's last run, and `min_new_judgements` new judgements."""
+    now = now or timezone.now()
+    last = RewardRun.objects.filter(project_id=schedule.project_id).order_by("-created_at").first()
+    if last is not None and last.created_at > now - timedelta(minutes=schedule.min_interval_minutes):
+        return False
+    return new_judgements_since_last_run(schedule) >= schedule.min_new_judgements
+
+
 def schedules_tick() -> list[int]:
-    """Start the runs that are due; returns their ids. Safe to call from several beats at once: the database
-    allows one live run per project, so a second start is refused, not duplicated."""
-    started = []
-    now = timezone.now()
-    live = RewardRun.objects.filter(project_id=OuterRef("project_id"), state__in=["queued", "running"])
-    due = TrainingSchedule.objects.filter(enabled=True).annotate(live=Exists(live))
-    for schedule in due.select_related("project"):
-        if schedule.live:
-            continue
-        last = RewardRun.objects.filter(project_id=schedule.project_id).order_by("-created_at").first()
-        if last is not None and last.created_at > now - timedelta(minutes=schedule.min_interval_minutes):
-            continue
-        if new_judgements_since_last_run(schedule) < schedule.min_new_judgements:
-            continue
-        try:
-            run = reward_run_create(project=schedule.project, user=None, config=schedule.reward_config,
-                                    split_seed=schedule.split_seed)
-        except AnnotationError as error:
-            logger.warning("scheduled run for %s not started: %s", schedule.project, error.message)
-            continue
-        started.append(run.pk)
-    return started
+    """Start the reward-model runs that are due; returns their ids."""
+    return scheduled_runs_start(
+        schedules=TrainingSchedule.objects.all(), run_model=RewardRun, due=training_due,
+        start=lambda s: reward_run_create(project=s.project, user=None, config=s.reward_config,
+                                          split_seed=s.split_seed))
 
 
 def training_schedule_set(*, project, enabled: bool, min_new_judgements: int, min_interval_minutes: int,

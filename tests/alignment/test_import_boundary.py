@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "alignment"
-DJANGO_GLUE = {"apps.py", "models.py", "admin.py", "tasks.py"}
-GLUE_DIRS = {"services", "migrations"}
+DJANGO_GLUE = {"apps.py", "models.py", "admin.py", "tasks.py", "api.py", "urls.py"}
+GLUE_DIRS = {"services", "migrations", "management"}
 WORLD_DIR = "world"  # the synthetic-world adapters: the only place allowed to import `synthetic`
 
 
@@ -38,3 +38,15 @@ def test_package_root_is_import_light():
     code = "import sys, alignment; print(sorted(m for m in ('torch', 'django', 'diffusers') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_config_names_match_the_functions_and_load_no_torch():
+    # Web processes validate alignment configs: alignment.config keeps the names only, the functions live in
+    # torch modules; the two lists must not drift apart.
+    code = "import sys, alignment.config as c; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"
+    from alignment import config, flow_matching, losses
+
+    assert set(config.SIGMA_SAMPLERS) == set(flow_matching.SIGMA_SAMPLERS)
+    assert set(config.BETA_SCHEDULES) == set(losses.BETA_SCHEDULES)

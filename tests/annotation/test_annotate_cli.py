@@ -43,3 +43,46 @@ def test_simulated_annotators_label_everything_through_the_api(server_url):
     assert Judgement.objects.filter(annotator=biased).count() == total
     assert set(Comparison.objects.filter(project=project).values_list("judgement_count", "remaining")) == {(2, 0)}
     assert "sim-careful" in run.stdout and str(total) in run.stdout
+
+
+def test_videos_the_oracle_does_not_know_are_skipped_or_perceived_through_the_analyser(server_url, tmp_path):
+    """The feedback loop's generated videos are in no oracle.csv: by default an annotator skips them; with
+    --perceive-unknown it watches them through the pixel analyser and prefers the sharp one on visual quality."""
+    from annotation.services.comparisons import comparison_create, prompt_get_or_create
+    from annotation.services.videos import video_register_file
+    from synthetic.defects import Defects
+    from synthetic.video import render_video
+
+    text = "A red circle moves left on a plain background in daylight."
+    folder = Path(settings.MEDIA_ROOT) / "unknown-videos"
+    folder.mkdir(parents=True, exist_ok=True)
+    project = make_project()
+    prompt = prompt_get_or_create(project=project, text=text)
+    for index in range(4):  # four comparisons: a clean clip against a heavily blurred and noisy one
+        sharp = render_video(text, seed=index, path=folder / f"sharp{index}.mp4")
+        smeared = render_video(text, seed=index, defects=Defects.from_dict({"blur": 1.0, "noise": 1.0}),
+                               path=folder / f"smeared{index}.mp4")
+        comparison_create(project=project, prompt=prompt, video_a=video_register_file(path=Path(sharp)),
+                          video_b=video_register_file(path=Path(smeared)))
+    empty = tmp_path / "no-dataset"
+    make_dataset(empty, DatasetConfig(n_prompts=1, generators=("atlas-pro", "crisp-jitter"), labels=False, workers=1))
+    blind, eyes = make_member(project, username="sim-blind"), make_member(project, username="sim-eyes")
+    for user in (blind, eyes):
+        set_form_password(user, "pw")
+
+    def annotate(username: str, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "synthetic", "annotate", "--url", server_url, "--project", project.slug,
+             "--dataset", str(empty), "--annotator", f"{username}:pw:careful", "--seed", "3", *extra],
+            cwd=ROOT, capture_output=True, text=True, timeout=240)
+
+    skipped = annotate("sim-blind")
+    assert skipped.returncode == 0, skipped.stderr[-2000:]
+    assert "skipped 4" in skipped.stdout and not Judgement.objects.filter(annotator=blind).exists()
+
+    perceived = annotate("sim-eyes", "--perceive-unknown")
+    assert perceived.returncode == 0, perceived.stderr[-2000:]
+    judgements = list(Judgement.objects.filter(annotator=eyes))
+    assert len(judgements) == 4
+    # Blur and noise at full severity cost far more visual quality than the careful annotator's noise.
+    assert sum(j.vq == "A" for j in judgements) >= 3

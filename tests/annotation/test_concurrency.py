@@ -93,3 +93,31 @@ def test_the_same_annotator_asking_twice_at_once_gets_one_lease():
     assert len(set(leases)) == 1
     assert Assignment.objects.count() == 1
     assert sorted(Comparison.objects.values_list("remaining", flat=True)) == [0] + [1] * 9
+
+
+def test_a_comparison_locked_by_someone_elses_submit_is_not_reported_as_an_empty_queue():
+    """The claim skips locked rows (SKIP LOCKED), so while another annotator's submit holds the only open
+    comparison, a naive claim sees nothing and the client stops as if all work were done."""
+    project = make_project(overlap=2)
+    (comparison,) = make_comparisons(project, 1)
+    waiter = make_member(project)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                Comparison.objects.select_for_update().get(pk=comparison.pk)
+                locked.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold_the_row)
+    thread.start()
+    assert locked.wait(timeout=10)
+    threading.Timer(0.3, release.set).start()
+    lease = claim(project, waiter)
+    thread.join(timeout=10)
+    assert lease is not None and lease.comparison_id == comparison.pk

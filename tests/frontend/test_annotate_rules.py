@@ -170,3 +170,18 @@ def test_heartbeats_keep_the_lease_while_the_page_is_visible(open_page):
     page.wait_for_timeout(500)
     assert expiry() > hidden
     assert page.errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_video_that_cannot_be_played_is_reported_with_the_way_out(open_page, settings):
+    from pathlib import Path
+
+    project = make_project(overlap=1)
+    annotator = make_member(project, Membership.Role.ANNOTATOR)
+    (comparison,) = make_clip_comparisons(project, 1, frames=16, fps=8)
+    (Path(settings.MEDIA_ROOT) / comparison.video_b.file.name).write_bytes(b"\x00not an mp4 at all" * 64)
+    page = open_page(annotator)
+    page.goto(f"/projects/{project.slug}/annotate/")
+    page.wait_for_function("document.getElementById('notice-text')?.textContent.includes('could not be played')",
+                           timeout=15000)
+    assert "Shift+S" in page.text_content("#notice-text")

@@ -69,6 +69,7 @@ def test_split_by_prompt_never_shares_a_prompt(tmp_path):
         (lambda: TrainConfig(lr_lora=0), "train.lr_lora must be > 0"),
         (lambda: ModelConfig(token_mode="pooled"), "model.token_mode"),
         (lambda: ModelConfig(token_mode="shared"), "needs model.vq_mq_see_prompt"),
+        (lambda: ModelConfig(reward_token_init="zero"), "model.reward_token_init must be"),
         (lambda: VideoConfig(min_frames=3), "video.min_frames must be even"),
         (lambda: VideoConfig(max_pixels=100), "video.max_pixels"),
     ],

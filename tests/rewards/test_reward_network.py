@@ -116,3 +116,20 @@ def test_trainable_state_round_trip_gives_identical_rewards(tiny_base_dir):
     fresh.load_trainable_state(state)
     assert torch.equal(fresh(inputs), net.eval()(inputs))
     assert not torch.allclose(before, fresh(inputs))
+
+
+@pytest.mark.parametrize("mode,see_prompt", [("separate", False), ("separate", True), ("shared", True)])
+def test_previous_token_init_copies_the_token_before_each_reward_token(tiny_base_dir, mode, see_prompt):
+    net = RewardNetwork.from_base(tiny_base_dir, ModelConfig(token_mode=mode, vq_mq_see_prompt=see_prompt,
+                                                             reward_token_init="previous"))
+    inputs = net.encode(random_videos(1), ["a red square"])
+    table = net.backbone.get_input_embeddings().weight
+    for position in inputs.reward_positions[0].tolist():
+        before = int(inputs.input_ids[0, position - 1])
+        assert net.tokenizer.convert_ids_to_tokens(before).endswith(":")
+        assert torch.equal(table[int(inputs.input_ids[0, position])], table[before])
+    # The default keeps the mean of the known rows.
+    mean_net = RewardNetwork.from_base(tiny_base_dir, ModelConfig(token_mode=mode, vq_mq_see_prompt=see_prompt))
+    known = mean_net.backbone.get_input_embeddings().weight[: min(mean_net.reward_token_ids)]
+    torch.testing.assert_close(mean_net.backbone.get_input_embeddings().weight[mean_net.reward_token_ids[0]],
+                               known.mean(0))

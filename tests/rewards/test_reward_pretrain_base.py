@@ -49,6 +49,21 @@ def test_defects_that_cannot_show_are_described_as_none():
     assert "direction severe" in caption.alignment and "camera severe" in caption.alignment
 
 
+def test_layout_puts_what_is_seen_before_the_prompt_and_opens_each_dimension_with_its_flaw_total():
+    moving = parse_prompt("A blue circle moves up on a noisy background at night, the camera pans left.")
+    # blur 0.4 → mild (2), noise 0.75 → severe (4); jitter 0.15 → faint (1); colour 0.35 → mild (2).
+    caption = describe(moving, Defects(blur=0.4, noise=0.75, jitter=0.15, wrong_color=0.35))
+    assert caption.totals == (6, 1, 2)
+    pieces = caption.pieces(moving.text)
+    texts = [t for t, _ in pieces]
+    assert texts.index(" Seen:") < texts.index(" Prompt: ") < texts.index(" Text alignment:")
+    assert pieces[1] == (" 6 blur mild, noise severe, blocks none, contrast none, pixels none.", True)
+    assert pieces[texts.index(" Prompt: ") + 1] == (moving.text, False)  # the prompt is context, never target
+    # Defects that cannot show add nothing to the total: a still prompt without a camera move.
+    still = parse_prompt("A blue circle stays still on a plain background at night.")
+    assert describe(still, Defects(frozen=1.0, wrong_direction=1.0, ignored_camera=1.0)).totals == (0, 0, 0)
+
+
 def test_a_few_captioning_steps_lower_the_loss(pretrained_tiny_base):
     _, result, losses = pretrained_tiny_base
     assert result.steps == 12 and len(losses) == 12

@@ -1,28 +1,14 @@
 """A run whose worker is killed mid-run is picked up by another worker and resumes from its checkpoint."""
 
-import signal
-import time
-
 import pytest
 
 from rewards.models import RewardRun
 from rewards.services.runs import reward_run_create
-from tests.conftest import start_worker, stop_worker
+from tests.conftest import run_with_a_killed_worker
 from tests.rewards.conftest import tiny_config
 from tests.rewards.test_reward_runs import _judged_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
-FAST_TAKEOVER = {"CELERY_VISIBILITY_TIMEOUT": "3", "RUN_STALE_SECONDS": "3"}
-
-
-def _wait_for(predicate, seconds: float, what: str) -> RewardRun:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        run = RewardRun.objects.get()
-        if predicate(run):
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}: {RewardRun.objects.values().get()}")
 
 
 def test_killing_the_worker_mid_run_resumes_from_the_checkpoint(tmp_path_factory, tmp_path):
@@ -32,24 +18,11 @@ def test_killing_the_worker_mid_run_resumes_from_the_checkpoint(tmp_path_factory
     project, seed = _judged_project()
     config = tiny_config(base, epochs=1).to_dict()
     config["train"]["save_every_steps"] = 2
-    log_dir = tmp_path_factory.getbasetemp()
-    first = start_worker("gpu", log_dir / "celery-resume-1.log", **FAST_TAKEOVER)
-    try:
-        reward_run_create(project=project, user=None, config=config, split_seed=seed)
-        running = _wait_for(lambda r: r.step >= 5, 240, "five training steps")
-        first_worker = running.worker
-        first.send_signal(signal.SIGKILL)  # no goodbye: the task stays unacknowledged
-        first.wait(timeout=30)
-        killed_at = RewardRun.objects.get().step
-        assert running.state == RewardRun.State.RUNNING
-    finally:
-        if first.poll() is None:
-            stop_worker(first)
-    second = start_worker("gpu", log_dir / "celery-resume-2.log", **FAST_TAKEOVER)
-    try:
-        done = _wait_for(lambda r: r.state not in ("queued", "running"), 300, "the run to finish")
-    finally:
-        stop_worker(second)
+    running, killed_at, done = run_with_a_killed_worker(
+        RewardRun, lambda: reward_run_create(project=project, user=None, config=config, split_seed=seed),
+        kill_at_step=5, log_dir=tmp_path_factory.getbasetemp(), name="resume", finish_within=300)
+    first_worker = running.worker
+    assert running.state == RewardRun.State.RUNNING
     assert done.state == RewardRun.State.SUCCEEDED, done.error
     assert RewardRun.objects.count() == 1  # the same run row, not a second run
     assert done.worker != first_worker  # another worker process took the run over

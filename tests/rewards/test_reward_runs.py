@@ -1,7 +1,6 @@
 """Reward-model runs on a real Celery worker: export → train → evaluate → promote; failures; roles."""
 
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from annotation.services.judgements import SubmittedJudgement, judgement_submit
 from rewards.models import RegistryEntry, RewardRun
 from rewards.tiny_base import write_tiny_base
 from tests.annotation.factories import claim, make_comparisons, make_member, make_project
+from tests.conftest import finished_run
 from tests.rewards.conftest import tiny_config
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,14 +38,8 @@ def _judged_project(n: int = 30):
     return project, seed
 
 
-def _wait(client, run_id: int, seconds: float = 300) -> dict:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        run = client.get(f"/api/v1/reward-runs/{run_id}/").json()
-        if run["state"] in ("succeeded", "failed", "cancelled"):
-            return run
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id} did not finish: {run['state']}")
+def _wait(client, run_id: int) -> dict:
+    return finished_run(client, f"/api/v1/reward-runs/{run_id}/", 300)
 
 
 def test_a_run_goes_from_queued_to_succeeded_and_is_promoted(gpu_worker, client_for, base_dir):

@@ -8,6 +8,7 @@ from scipy import ndimage
 from synthetic import measure
 from synthetic.defects import Defects
 from synthetic.encode import EncodeError, decode_video, encode_frames
+from synthetic.prompts import parse_prompt
 from synthetic.render import RenderConfig, RenderError, render_frames
 from synthetic.video import render_video
 
@@ -136,3 +137,41 @@ def test_changing_one_defect_keeps_the_others_random_draws():
     far = _far_from_subjects(render_frames(STILL, 4), render_frames(STILL, 4, Defects(jitter=0.8)))
     assert far.mean() > 0.5
     assert np.array_equal(a[far], b[far])
+
+
+def _features(prompt, seed, defects):
+    from synthetic.features import extract
+
+    return extract(render_frames(prompt, seed, defects), parse_prompt(prompt)).features
+
+
+def test_block_coding_shows_on_its_grid():
+    # Quantised 8×8 DCT blocks lose detail (and small coefficients) inside the coding grid, not across it.
+    clean, blocky = _features(MOVING, 3, Defects()), _features(MOVING, 3, Defects(blockiness=0.5))
+    assert abs(clean["coding_ratio_high"]) < 0.2
+    assert blocky["coding_ratio_high"] < clean["coding_ratio_high"] - 0.5
+    # On a plain wall only the subject's outline has detail to lose: the zeroed coefficients still show.
+    for features in (clean, _features(STILL, 3, Defects())):
+        assert abs(features["coding_zero_gap"]) < 0.05
+    assert blocky["coding_zero_gap"] > 0.1
+    assert _features(STILL, 3, Defects(blockiness=0.3))["coding_zero_gap"] > 0.06
+
+
+def test_stutter_shows_as_still_steps():
+    frames = render_frames(MOVING, 6, Defects(stutter=1.0))
+    held = np.mean([np.array_equal(frames[k], frames[k - 1]) for k in range(1, 16)])
+    features = _features(MOVING, 6, Defects(stutter=1.0))
+    assert features["track_still_steps"] == pytest.approx(held, abs=1 / 15)
+    assert features["still_steps"] == pytest.approx(held, abs=1 / 15)
+    assert _features(MOVING, 6, Defects())["still_steps"] == 0.0
+
+
+def test_robust_jitter_estimates_the_rendered_jitter():
+    # σ = 0.035·64·s px per axis.
+    for s in (0.3, 0.8):
+        assert _features(MOVING, 4, Defects(jitter=s))["jitter_robust"] * 64 == pytest.approx(0.035 * 64 * s, rel=0.35)
+    assert _features(MOVING, 4, Defects())["jitter_robust"] * 64 < 0.2
+
+
+def test_flicker_spreads_the_two_fold_moment():
+    assert _features(MOVING, 7, Defects(flicker=0.8))["moment2_spread"] > 5 * _features(MOVING, 7, Defects())["moment2_spread"]

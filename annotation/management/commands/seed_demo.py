@@ -46,7 +46,8 @@ class Command(BaseCommand):
     def handle(self, *args, prompts: int, pairs_per_prompt: int, seed: int, **options):
         project = Project.objects.filter(slug=DEMO_SLUG).first()
         if project is None:
-            project = project_create(name="Demo: synthetic world", slug=DEMO_SLUG, guidelines=GUIDELINES)
+            # Three judgements per comparison: the demo's simulated annotators leave work for a human too.
+            project = project_create(name="Demo: synthetic world", slug=DEMO_SLUG, guidelines=GUIDELINES, overlap=3)
         for username, password, role in DEMO_USERS:
             user = get_user_model().objects.filter(username=username).first()
             if user is None:

@@ -257,6 +257,7 @@ function showAssignment(assignment) {
     player.play();
     return true;
   }).catch((error) => {
+    if (state.assignment !== assignment) return false; // the annotator has moved on: not this page's news
     notify(`A video could not be played (${error.message}). You can skip this comparison with Shift+S.`);
     return false;
   });

@@ -74,7 +74,13 @@ export class SyncPlayer extends EventTarget {
       const meta = i === 0 ? leftMeta : rightMeta;
       return new Promise((resolve, reject) => {
         const done = () => { cleanup(); resolve(); };
-        const fail = () => { cleanup(); reject(new Error(video.error?.message || "The video could not be loaded.")); };
+        const fail = () => {
+          // An error event queued by the previous source (refused once its lease was gone, or aborted by this
+          // load) can arrive after the new source is set: only an error of this source counts.
+          if (!video.error || video.src !== new URL(meta.url, document.baseURI).href) return;
+          cleanup();
+          reject(new Error(video.error.message || "The video could not be loaded."));
+        };
         const cleanup = () => {
           video.removeEventListener("loadeddata", done);
           video.removeEventListener("error", fail);

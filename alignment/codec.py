@@ -1,15 +1,17 @@
 """Latent codecs: how a video becomes the latent tensor a generator is trained on, and back.
 
 Videos are float tensors [B, 3, F, H, W] in [−1, 1]; latents are normalised tensors [B, C, f, h, w].
-Two codecs share one protocol so that the training code never cares which is in use:
+The codecs share one protocol so that the training code never cares which is in use:
 - `WanVaeCodec`: the Wan 2.1 VAE, normalised with its config's latents_mean / latents_std (what WanPipeline
   undoes before decoding);
 - `PixelUnshuffleCodec`: an exactly invertible space-to-channel transform, for tiny CPU generators that cannot
-  rely on a trained VAE (a random-weight VAE reconstructs nothing).
+  rely on a trained VAE (a random-weight VAE reconstructs nothing), and `ChromaUnshuffleCodec`, its yuv420 form;
+- `alignment.frame_autoencoder.FrameAutoencoderCodec`: a small per-frame autoencoder trained with the tiny base.
 A model directory names its codec in `generator.json`; without one the Wan VAE is used.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -138,7 +140,7 @@ class ChromaUnshuffleCodec:
         return {"kind": "chroma_unshuffle", "factor": self.factor, "scale": self.scale}
 
 
-CODEC_KINDS = ("wan_vae", "pixel_unshuffle", "chroma_unshuffle")
+CODEC_KINDS = ("wan_vae", "pixel_unshuffle", "chroma_unshuffle", "frame_autoencoder")
 
 
 def check_codec_spec(spec: dict[str, Any]) -> None:
@@ -147,8 +149,19 @@ def check_codec_spec(spec: dict[str, Any]) -> None:
         raise CodecConfigError(f"unknown codec kind {kind!r}; choose one of {', '.join(CODEC_KINDS)}")
 
 
-def codec_from_spec(spec: dict[str, Any], vae: torch.nn.Module | None) -> LatentCodec:
+def codec_from_spec(spec: dict[str, Any], vae: torch.nn.Module | None, model_dir: Path | None = None) -> LatentCodec:
+    """The codec a generator.json describes; "frame_autoencoder" loads its weights from `model_dir / path`."""
     check_codec_spec(spec)
+    if spec["kind"] == "frame_autoencoder":
+        from alignment.frame_autoencoder import FrameAutoencoder, FrameAutoencoderCodec
+
+        if model_dir is None:
+            raise CodecConfigError("codec 'frame_autoencoder' needs the model directory")
+        path = str(spec.get("path", "frame_autoencoder"))
+        codec = FrameAutoencoderCodec(FrameAutoencoder.from_pretrained(Path(model_dir) / path), path)
+        if "digest" in spec and spec["digest"] != codec.digest:
+            raise CodecConfigError(f"{Path(model_dir) / path}: weights differ from the ones generator.json names")
+        return codec
     if spec["kind"] == "wan_vae":
         if vae is None:
             raise CodecConfigError("codec 'wan_vae' needs the pipeline's VAE")

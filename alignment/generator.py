@@ -95,7 +95,10 @@ def load_generator(model_dir: str | Path, dtype: torch.dtype = torch.float32, de
     pipe.vae.eval()
     pipe.transformer.eval()
     pipe.set_progress_bar_config(disable=True)
-    codec = codec_from_spec(codec_spec, pipe.vae)
+    try:
+        codec = codec_from_spec(codec_spec, pipe.vae, model_dir)
+    except CodecConfigError as exc:
+        raise GeneratorLoadError(f"{model_dir}: {exc}") from exc
     max_len = int(meta.get("max_sequence_length", DEFAULT_MAX_SEQUENCE_LENGTH))
     return Generator(pipe=pipe, codec=codec, max_sequence_length=max_len)
 

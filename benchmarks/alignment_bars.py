@@ -33,7 +33,8 @@ VAR = ROOT / "var" / "alignment"
 # faithful-heavy profiles (3 of 7 clean); see docs/alignment/report.md for what it reaches and what limits it
 BASE_RECIPE = {
     "steps": 2600, "batch_size": 24, "learning_rate": 0.0015, "text_layers": 0, "sigma_sampling": "uniform",
-    "max_sequence_length": 16,
+    "max_sequence_length": 16, "codec": "frame_autoencoder",
+    "autoencoder": {"steps": 2500, "width": 32, "latent_channels": 8, "levels": 2},
     "clips": {"n_clips": 8000, "grammar": "simple",
               "profiles": ["atlas-pro", "atlas-pro", "atlas-pro", "soft-focus", "grainy-faithful", "washed-out",
                            "crisp-jitter"]},

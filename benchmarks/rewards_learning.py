@@ -41,12 +41,13 @@ def main() -> None:
     parser.add_argument("--lr-lora", type=float, help="the LoRA learning rate (default: the recipe's 1e-3)")
     parser.add_argument("--token-init", default="previous", choices=("mean", "previous"),
                         help="reward tokens start as the mean embedding or as the ':' before each")
+    parser.add_argument("--base", type=Path, help="a pretrained base directory (default: the cached default recipe)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # One thread: on this shared 2-core machine a second thread cost 3-4x the CPU (spinning, contention).
     torch.set_num_threads(1)
 
-    base = ensure_pretrained_base()
+    base = args.base or ensure_pretrained_base()
     world = ensure_world(WorldConfig())
     out = Path(args.out)
     config = with_epochs(reward_recipe(base, loss=args.loss, train_vision=args.train_vision,

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from alignment.codec import ChromaUnshuffleCodec
+from alignment.codec import ChromaUnshuffleCodec, LatentCodec
 from alignment.config import ConfigError
 from alignment.flow_matching import (
     SIGMA_SAMPLERS,
@@ -37,11 +37,15 @@ from alignment.flow_matching import (
     sigma_to_timestep,
     velocity_target,
 )
+from alignment.world.autoencoder import AutoencoderTrainConfig
 from alignment.world.clips import ClipSet, ClipSetConfig
 
 logger = logging.getLogger(__name__)
 
 PRETRAIN_META = "pretrain.json"
+# "chroma_unshuffle": the exactly invertible yuv420 patch transform; "frame_autoencoder": a small per-frame
+# autoencoder trained first on the same clips (alignment.frame_autoencoder; why in its docstring)
+PRETRAIN_CODECS = ("chroma_unshuffle", "frame_autoencoder")
 
 
 @dataclass
@@ -63,7 +67,9 @@ class PretrainConfig:
     ffn_dim: int = 256
     text_dim: int = 64
     text_layers: int = 1
-    unshuffle: int = 4
+    codec: str = "chroma_unshuffle"
+    unshuffle: int = 4  # the chroma_unshuffle factor
+    autoencoder: AutoencoderTrainConfig = field(default_factory=AutoencoderTrainConfig)
     patch_size: tuple[int, int, int] = (1, 2, 2)
     max_sequence_length: int = 20
     # σ ~ U(0, 1) trains every noise level equally: logit-normal (the large-model default) rarely draws
@@ -82,6 +88,10 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.clips, dict):
             self.clips = ClipSetConfig(**self.clips)
+        if isinstance(self.autoencoder, dict):
+            self.autoencoder = AutoencoderTrainConfig(**self.autoencoder)
+        if self.codec not in PRETRAIN_CODECS:
+            raise ConfigError(f"pretrain: codec must be one of {', '.join(PRETRAIN_CODECS)}, got {self.codec!r}")
         self.patch_size = tuple(self.patch_size)  # type: ignore[assignment]
         for name in ("steps", "batch_size", "num_layers", "num_attention_heads", "attention_head_dim", "ffn_dim",
                      "text_dim", "unshuffle", "max_sequence_length", "threads", "log_every"):
@@ -98,10 +108,11 @@ class PretrainConfig:
             raise ConfigError(f"pretrain: patch_size must be three positive ints, got {self.patch_size}")
         if self.unshuffle % 2:
             raise ConfigError(f"pretrain: unshuffle must be even (chroma is halved first), got {self.unshuffle}")
-        side = self.clips.size // self.unshuffle
-        if self.clips.size % self.unshuffle or side % self.patch_size[1] or self.clips.frames % self.patch_size[0]:
+        factor = self.unshuffle if self.codec == "chroma_unshuffle" else 2**self.autoencoder.levels
+        side = self.clips.size // factor
+        if self.clips.size % factor or side % self.patch_size[1] or self.clips.frames % self.patch_size[0]:
             raise ConfigError(
-                f"pretrain: {self.clips.frames}×{self.clips.size}² clips do not tile into unshuffle {self.unshuffle}"
+                f"pretrain: {self.clips.frames}×{self.clips.size}² clips do not tile into the codec's ÷{factor}"
                 f" and patches {self.patch_size}"
             )
 
@@ -119,8 +130,9 @@ class PretrainResult:
     parameters: int
 
 
-def build_parts(config: PretrainConfig) -> tuple[Any, Any, Any, ChromaUnshuffleCodec]:
-    """(tokenizer, text encoder, transformer, codec) with random weights, seeded by the config."""
+def build_parts(config: PretrainConfig, codec: LatentCodec | None = None) -> tuple[Any, Any, Any, LatentCodec]:
+    """(tokenizer, text encoder, transformer, codec) with random weights, seeded by the config; `codec` (a
+    trained frame autoencoder's) replaces the chroma-unshuffle one."""
     from diffusers import WanTransformer3DModel
 
     from alignment.world.grammar_text import build_grammar_text_encoder, build_grammar_tokenizer
@@ -128,8 +140,8 @@ def build_parts(config: PretrainConfig) -> tuple[Any, Any, Any, ChromaUnshuffleC
     torch.manual_seed(config.seed)
     tokenizer = build_grammar_tokenizer()
     text_encoder = build_grammar_text_encoder(len(tokenizer), config.text_dim, config.text_layers)
-    codec = ChromaUnshuffleCodec(config.unshuffle)
-    channels = codec.latent_shape(1, config.unshuffle, config.unshuffle)[0]
+    codec = codec or ChromaUnshuffleCodec(config.unshuffle)
+    channels = codec.latent_shape(1, config.clips.size, config.clips.size)[0]
     transformer = WanTransformer3DModel(
         patch_size=config.patch_size,
         num_attention_heads=config.num_attention_heads,
@@ -175,7 +187,16 @@ def pretrain(config: PretrainConfig, clips: ClipSet, out_dir: str | Path) -> Pre
         raise ConfigError(f"pretrain: clips of shape {clips.frames.shape[1:]} do not match the config's clip settings")
     torch.set_num_threads(config.threads)
     wall0, cpu0 = time.monotonic(), time.process_time()
-    tokenizer, text_encoder, transformer, codec = build_parts(config)
+
+    def over_budget() -> bool:
+        return config.max_cpu_seconds is not None and time.process_time() - cpu0 > config.max_cpu_seconds
+
+    extra: dict[str, Any] = {}
+    latents: torch.Tensor | None = None
+    codec: LatentCodec | None = None
+    if config.codec == "frame_autoencoder":
+        codec, latents, extra["autoencoder"] = _autoencoder_stage(config, clips, over_budget)
+    tokenizer, text_encoder, transformer, codec = build_parts(config, codec)
     modules = torch.nn.ModuleDict({"transformer": transformer, "text_encoder": text_encoder}).train()
     ema = copy.deepcopy(modules).eval().requires_grad_(False)
     params = [p for p in modules.parameters() if p.requires_grad]
@@ -190,7 +211,7 @@ def pretrain(config: PretrainConfig, clips: ClipSet, out_dir: str | Path) -> Pre
     for step in range(1, config.steps + 1):
         _wait_while_paused(config.pause_file)
         idx = np.sort(rng.choice(len(clips), size=config.batch_size, replace=False))
-        x0 = codec.encode(clips_to_video(clips.frames[idx]))
+        x0 = latents[idx] if latents is not None else codec.encode(clips_to_video(clips.frames[idx]))
         drop = rng.random(config.batch_size) < config.prompt_dropout
         prompts = ["" if d else clips.prompts[i] for i, d in zip(idx, drop, strict=True)]
         embeds = encode_with_grad(tokenizer, text_encoder, prompts, config.max_sequence_length)
@@ -216,13 +237,28 @@ def pretrain(config: PretrainConfig, clips: ClipSet, out_dir: str | Path) -> Pre
             out_dir = Path(out_dir)
             save_model_dir(config, tokenizer, ema["text_encoder"], ema["transformer"], codec,
                            out_dir.with_name(f"{out_dir.name}-step{step}"), extra={"steps": step})
-        if config.max_cpu_seconds is not None and time.process_time() - cpu0 > config.max_cpu_seconds:
+        if over_budget():
             logger.warning("pretrain: CPU budget of %.0f s reached at step %d", config.max_cpu_seconds, step)
             break
     out = save_model_dir(config, tokenizer, ema["text_encoder"], ema["transformer"], codec, out_dir,
-                         extra={"steps": step, "history": history, "wall_s": time.monotonic() - wall0,
+                         extra={**extra, "steps": step, "history": history, "wall_s": time.monotonic() - wall0,
                                 "cpu_s": time.process_time() - cpu0, "parameters": n_params})
     return PretrainResult(out, step, history, time.monotonic() - wall0, time.process_time() - cpu0, n_params)
+
+
+def _autoencoder_stage(config: PretrainConfig, clips: ClipSet, over_budget: Any) -> tuple[LatentCodec, torch.Tensor,
+                                                                                       dict[str, Any]]:
+    """Train the frame autoencoder, then encode every clip once (the transformer's x₀ never changes)."""
+    from alignment.frame_autoencoder import FrameAutoencoderCodec
+    from alignment.world.autoencoder import train_frame_autoencoder
+
+    cpu0 = time.process_time()
+    model, history = train_frame_autoencoder(config.autoencoder, clips.frames, seed=config.seed, stop=over_budget)
+    codec = FrameAutoencoderCodec(model)
+    latents = torch.cat([codec.encode(clips_to_video(clips.frames[i:i + 64])) for i in range(0, len(clips), 64)])
+    cpu = time.process_time() - cpu0
+    logger.info("pretrain: autoencoder trained and %d clips encoded (cpu %.0f s)", len(clips), cpu)
+    return codec, latents, {"history": history, "cpu_s": cpu}
 
 
 @torch.no_grad()
@@ -237,7 +273,7 @@ def save_model_dir(
     tokenizer: Any,
     text_encoder: torch.nn.Module,
     transformer: torch.nn.Module,
-    codec: ChromaUnshuffleCodec,
+    codec: LatentCodec,
     out_dir: str | Path,
     extra: dict[str, Any] | None = None,
 ) -> Path:
@@ -254,6 +290,9 @@ def save_model_dir(
         scheduler=FlowMatchEulerDiscreteScheduler(shift=config.sampling_shift), transformer=transformer.eval(),
     )
     pipe.save_pretrained(out_dir)
+    model = getattr(codec, "model", None)
+    if model is not None:  # a frame autoencoder: its weights travel with the generator
+        model.save_pretrained(out_dir / codec.path)
     meta = {"codec": codec.spec(), "max_sequence_length": config.max_sequence_length,
             "clip": {"num_frames": config.clips.frames, "height": config.clips.size, "width": config.clips.size,
                      "fps": config.clips.fps},

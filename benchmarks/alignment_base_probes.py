@@ -1,7 +1,8 @@
 """Diagnostics of the pretrained base behind docs/alignment/report.md (2026-11-22), each printing JSON lines.
 
   .venv/bin/python benchmarks/alignment_base_probes.py ceiling --grammar simple --size 40 --clips 80
-      the gate's upper bound: clean rendered clips → codec encode → decode → analyser
+      the gate's upper bound: clean rendered clips → codec encode → decode → analyser (the chroma-unshuffle
+      codec, or with --model DIR that model's own codec, e.g. its trained frame autoencoder)
   .venv/bin/python benchmarks/alignment_base_probes.py partial --model var/alignment/base-simple-step1000 \
       --sigma0 0.3,0.7 --cfg 1 --prompts 24
       the gate of samples integrated from a rendered held-out clip noised to σ₀ (where along the path it fails)
@@ -48,9 +49,10 @@ def ceiling(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(0)
     prompts = [sample_grammar_prompt(rng, args.grammar).text for _ in range(args.clips)]
     clips = _rendered(prompts, args.frames, args.size)
-    codec = ChromaUnshuffleCodec(4)
+    codec = _load(args.model)[0].codec if args.model else ChromaUnshuffleCodec(4)
     back = to_uint8_frames(codec.decode(codec.encode(clips_to_video(clips))))
-    print(json.dumps({"probe": "ceiling", "grammar": args.grammar, "size": args.size, "clips": args.clips,
+    print(json.dumps({"probe": "ceiling", "codec": codec.spec(), "grammar": args.grammar, "size": args.size,
+                      "clips": args.clips,
                       "rendered": _gate(clips, prompts), "through_codec": _gate(back, prompts)}), flush=True)
 
 
@@ -106,6 +108,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=40)
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--clips", type=int, default=80)
+    p.add_argument("--model", type=Path, help="use this model directory's codec (default: chroma-unshuffle ÷4)")
     for name in ("partial", "x0"):
         p = sub.add_parser(name)
         p.add_argument("--model", type=Path, required=True)

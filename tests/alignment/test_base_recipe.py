@@ -101,6 +101,8 @@ def test_pretrain_config_rejects_an_unknown_sigma_sampling_and_negative_text_lay
         PretrainConfig(sigma_sampling="cosine")
     with pytest.raises(ConfigError, match="text_layers"):
         PretrainConfig(text_layers=-1)
+    with pytest.raises(ConfigError, match="train_shift"):
+        PretrainConfig(train_shift=0.0)
 
 
 def _fake_fit(calls):

@@ -60,11 +60,16 @@ def frames_tensor(clips: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(clips).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
 
 
+def subject_mask(frames: torch.Tensor) -> torch.Tensor:
+    """bool [B, F, 1, H, W]: pixels of frames [B, F, 3, H, W] that differ from their clip's median frame by more
+    than 0.1 (on the [−1, 1] scale) in any channel — the moving subject; the background stays put."""
+    background = frames.median(dim=1, keepdim=True).values
+    return (frames - background).abs().amax(dim=2, keepdim=True) > 0.1
+
+
 def subject_weights(frames: torch.Tensor, subject_weight: float) -> torch.Tensor:
     """[B, F, 1, H, W] weights of mean 1: 1 + subject_weight where a pixel differs from its clip's median frame."""
-    background = frames.median(dim=1, keepdim=True).values
-    subject = ((frames - background).abs().amax(dim=2, keepdim=True) > 0.1).float()
-    weight = 1.0 + subject_weight * subject
+    weight = 1.0 + subject_weight * subject_mask(frames).float()
     return weight / weight.mean()
 
 

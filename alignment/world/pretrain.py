@@ -85,6 +85,10 @@ class PretrainConfig:
     # the same shift applied to the training σ draws (σ = s·u / (1 + (s − 1)·u)): s = 3 trains σ > 0.9 on 25% of
     # draws instead of 10%, the stage where a sample commits to one subject on one trajectory
     train_shift: float = 1.0
+    # The subject covers ~2% of a frame, so an unweighted loss spends the model on backgrounds: a model trained so
+    # drew the right subject standing still in the middle. Latent cells under the moving subject (pixels that
+    # differ from the clip's median frame, max-pooled to the latent grid) weigh this much more (0: unweighted).
+    subject_weight: float = 0.0
     seed: int = 0
     threads: int = 2
     max_cpu_seconds: float | None = None  # stop early when the process has used this much CPU time
@@ -111,6 +115,8 @@ class PretrainConfig:
                               f"got {self.sigma_sampling!r}")
         if self.train_shift <= 0 or self.sampling_shift <= 0:
             raise ConfigError("pretrain: train_shift and sampling_shift must be > 0")
+        if self.subject_weight < 0:
+            raise ConfigError(f"pretrain: subject_weight must be ≥ 0, got {self.subject_weight}")
         if self.learning_rate <= 0 or not 0 <= self.ema_decay < 1 or not 0 <= self.prompt_dropout < 1:
             raise ConfigError("pretrain: learning_rate > 0, ema_decay in [0, 1), prompt_dropout in [0, 1) needed")
         if len(self.patch_size) != 3 or min(self.patch_size) < 1:
@@ -206,6 +212,7 @@ def pretrain(config: PretrainConfig, clips: ClipSet, out_dir: str | Path) -> Pre
     if config.codec == "frame_autoencoder":
         codec, latents, extra["autoencoder"] = _autoencoder_stage(config, clips, over_budget)
     tokenizer, text_encoder, transformer, codec = build_parts(config, codec)
+    cells = subject_cells(clips.frames, codec) if config.subject_weight > 0 else None
     modules = torch.nn.ModuleDict({"transformer": transformer, "text_encoder": text_encoder}).train()
     ema = copy.deepcopy(modules).eval().requires_grad_(False)
     params = [p for p in modules.parameters() if p.requires_grad]
@@ -229,7 +236,7 @@ def pretrain(config: PretrainConfig, clips: ClipSet, out_dir: str | Path) -> Pre
                              config.train_shift)
         pred = transformer(hidden_states=add_noise(x0, noise, sigma), timestep=sigma_to_timestep(sigma),
                            encoder_hidden_states=embeds, return_dict=False)[0]
-        loss = per_sample_mse(pred, velocity_target(x0, noise)).mean()
+        loss = flow_loss(pred, velocity_target(x0, noise), None if cells is None else cells[idx], config.subject_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
@@ -254,6 +261,30 @@ def pretrain(config: PretrainConfig, clips: ClipSet, out_dir: str | Path) -> Pre
                          extra={**extra, "steps": step, "history": history, "wall_s": time.monotonic() - wall0,
                                 "cpu_s": time.process_time() - cpu0, "parameters": n_params})
     return PretrainResult(out, step, history, time.monotonic() - wall0, time.process_time() - cpu0, n_params)
+
+
+def subject_cells(frames: np.ndarray, codec: LatentCodec, batch: int = 256) -> torch.Tensor:
+    """bool [N, 1, F, h, w]: latent cells holding a pixel that differs from its clip's median frame (> 0.1 on the
+    [−1, 1] scale in any channel) — the moving subject."""
+    from alignment.world.autoencoder import frames_tensor, subject_mask
+
+    _, f, h, w = codec.latent_shape(frames.shape[1], frames.shape[2], frames.shape[3])
+    out = []
+    for i in range(0, len(frames), batch):
+        subject = subject_mask(frames_tensor(frames[i:i + batch]))  # [B, F, 1, H, W]
+        pooled = torch.nn.functional.adaptive_max_pool2d(subject.flatten(0, 1).float(), (h, w))
+        out.append(pooled.view(-1, f, 1, h, w).permute(0, 2, 1, 3, 4) > 0)
+    return torch.cat(out)
+
+
+def flow_loss(pred: torch.Tensor, target: torch.Tensor, cells: torch.Tensor | None, weight: float) -> torch.Tensor:
+    """The batch's mean squared velocity error; with `cells`, subject cells weigh 1 + `weight` and the weights of
+    each sample are normalised to mean 1 (the loss scale stays that of the unweighted loss)."""
+    if cells is None:
+        return per_sample_mse(pred, target).mean()
+    w = (1.0 + weight * cells.float()).expand_as(pred)
+    w = w / w.flatten(1).mean(dim=1).view(-1, *[1] * (w.ndim - 1))
+    return (w * (pred.float() - target.float()).pow(2)).mean()
 
 
 def _autoencoder_stage(config: PretrainConfig, clips: ClipSet, over_budget: Any) -> tuple[LatentCodec, torch.Tensor,

@@ -109,7 +109,8 @@ def test_pretrain_with_a_frame_autoencoder_saves_a_loadable_generator(tmp_path):
     clip_cfg = ClipSetConfig(n_clips=12, frames=2, size=16, grammar="simple")
     clips = load_or_render(clip_cfg, tmp_path / "cache")
     config = PretrainConfig(
-        clips=clip_cfg, steps=4, codec="frame_autoencoder", patch_size=(1, 1, 1), num_layers=1,
+        clips=clip_cfg, steps=4, codec="frame_autoencoder", patch_size=(1, 1, 1), num_layers=1, subject_weight=5.0,
+        train_shift=3.0,
         num_attention_heads=2, attention_head_dim=8, ffn_dim=16, text_dim=16, text_layers=0, batch_size=4,
         log_every=2, threads=1, autoencoder={"width": 4, "latent_channels": 4, "steps": 3, "batch_size": 2})
     result = pretrain(config, clips, tmp_path / "model")
@@ -129,3 +130,30 @@ def test_pretrain_config_checks_the_codec_and_its_tiling():
         PretrainConfig(codec="frame_autoencoder", clips={"size": 36}, autoencoder={"levels": 3})
     with pytest.raises(ConfigError, match="autoencoder: steps"):
         PretrainConfig(codec="frame_autoencoder", autoencoder={"steps": 0})
+
+
+def test_subject_cells_mark_the_latent_cells_the_moving_subject_crosses():
+    from alignment.codec import ChromaUnshuffleCodec
+    from alignment.world.pretrain import subject_cells
+
+    clip = np.full((1, 3, 8, 8, 3), 100, np.uint8)  # a grey 3-frame clip, a bright dot at (0, 0) then (7, 7)
+    clip[0, 0, 0, 0] = 255
+    clip[0, 1, 7, 7] = 255
+    cells = subject_cells(clip, ChromaUnshuffleCodec(4))  # 4×4-pixel cells: a 2×2 grid per frame
+    expected = torch.zeros(1, 1, 3, 2, 2, dtype=torch.bool)
+    expected[0, 0, 0, 0, 0] = expected[0, 0, 1, 1, 1] = True
+    assert torch.equal(cells, expected)
+
+
+def test_subject_weighted_flow_loss_by_hand():
+    from alignment.world.pretrain import flow_loss
+
+    pred = torch.zeros(1, 1, 1, 1, 2)
+    target = torch.tensor([[[[[1.0, 2.0]]]]])  # squared errors 1 and 4
+    assert flow_loss(pred, target, None, 3.0).item() == pytest.approx(2.5)
+    cells = torch.tensor([[[[[True, False]]]]])
+    # weights 1 + 3 = 4 and 1, normalised by their mean 2.5: (1.6 · 1 + 0.4 · 4) / 2 = 1.6
+    assert flow_loss(pred, target, cells, 3.0).item() == pytest.approx(1.6)
+    assert flow_loss(pred, target, cells, 0.0).item() == pytest.approx(2.5)
+    with pytest.raises(ConfigError, match="subject_weight"):
+        PretrainConfig(subject_weight=-1.0)

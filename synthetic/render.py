@@ -48,6 +48,10 @@ class RenderConfig:
     frames: int = 16
     fps: float = 8.0
     size: int = 64
+    # The scene's centre (where a moving subject is at mid-clip) is drawn uniformly within ± this of the frame's
+    # centre. A generator's transformer sees only relative positions (RoPE, no padding), so it cannot learn a
+    # path fixed in the frame from noise; training clips for one spread the centre wider (alignment's base).
+    centre_jitter: float = 0.03
 
     def __post_init__(self) -> None:
         if not isinstance(self.frames, int) or self.frames < 2:
@@ -56,6 +60,8 @@ class RenderConfig:
             raise RenderError(f"fps must be > 0, got {self.fps!r}")
         if not isinstance(self.size, int) or self.size < 16 or self.size % 2:
             raise RenderError(f"size must be an even integer >= 16, got {self.size!r}")
+        if not 0.0 <= self.centre_jitter <= 0.25:
+            raise RenderError(f"centre_jitter must be in [0, 0.25], got {self.centre_jitter!r}")
 
 
 # Hue in degrees; all subjects are saturated, all backgrounds nearly grey, which the analyser relies on.
@@ -183,7 +189,8 @@ def camera_offsets(attrs: PromptAttrs, defects: Defects, tau: np.ndarray) -> tup
     return ux * amount, uy * amount
 
 
-def subject_tracks(attrs: PromptAttrs, defects: Defects, seed: int, frames: int) -> list[SubjectTrack]:
+def subject_tracks(attrs: PromptAttrs, defects: Defects, seed: int, frames: int,
+                   centre_jitter: float = 0.03) -> list[SubjectTrack]:
     """Per-subject trajectories for source frames 0..frames-1 (before stutter is applied)."""
     layout = rng_for(seed, "layout")
     tau = np.linspace(0.0, 1.0, frames)
@@ -191,7 +198,7 @@ def subject_tracks(attrs: PromptAttrs, defects: Defects, seed: int, frames: int)
     base_radius = SUBJECT_RADIUS[attrs.count] * SHAPE_SCALE[attrs.shape]
     amplitude = 1.0 - defects.frozen
     wrong = defects.wrong_direction
-    centre = np.array([0.5, 0.5]) + layout.uniform(-0.03, 0.03, size=2)
+    centre = np.array([0.5, 0.5]) + layout.uniform(-centre_jitter, centre_jitter, size=2)
 
     along = np.zeros((frames, 2))  # motion offset, shared by all subjects
     radius = np.full(frames, base_radius)
@@ -535,7 +542,7 @@ def render_frames(
     scene = np.empty((t, size, size, 3), dtype=np.float32)
     scene[...] = render_background(attrs, defects, seed, size, tau[src])
     ox, oy = camera_offsets(attrs, defects, tau)
-    tracks = [tr for tr in subject_tracks(attrs, defects, seed, t) if tr.opacity > 0]
+    tracks = [tr for tr in subject_tracks(attrs, defects, seed, t, config.centre_jitter) if tr.opacity > 0]
     morph_scale = SHAPE_SCALE[CONFUSED_SHAPE[attrs.shape]] / SHAPE_SCALE[attrs.shape] if defects.wrong_shape else 1.0
     for track in tracks:
         window = _window(track, morph_scale, size)  # from every source frame, shown or not

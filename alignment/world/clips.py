@@ -47,6 +47,9 @@ class ClipSetConfig:
     profiles: tuple[str, ...] = DEFAULT_PROFILES
     seed: int = 0
     grammar: str = "full"
+    # synthetic.render.RenderConfig.centre_jitter: 0.03 is the world's own; a base needs a wider spread to learn
+    # motion (its transformer sees relative positions only; see RenderConfig)
+    centre_jitter: float = 0.03
 
     def __post_init__(self) -> None:
         from synthetic.generators import GENERATORS
@@ -65,6 +68,8 @@ class ClipSetConfig:
         values = asdict(self)
         if values["grammar"] == "full":  # keys of sets cached before grammars existed stay valid
             del values["grammar"]
+        if values["centre_jitter"] == 0.03:  # likewise before the centre could be spread
+            del values["centre_jitter"]
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -142,7 +147,7 @@ def render_clip_set(config: ClipSetConfig) -> ClipSet:
     from synthetic.generators import GENERATORS
     from synthetic.render import RenderConfig, render_frames
 
-    render = RenderConfig(frames=config.frames, fps=config.fps, size=config.size)
+    render = RenderConfig(frames=config.frames, fps=config.fps, size=config.size, centre_jitter=config.centre_jitter)
     prompts = train_prompts(config.n_clips, config.seed, config.grammar)
     frames = np.empty((config.n_clips, config.frames, config.size, config.size, 3), np.uint8)
     profiles = []

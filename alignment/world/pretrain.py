@@ -74,6 +74,9 @@ class PretrainConfig:
     codec: str = "chroma_unshuffle"
     unshuffle: int = 4  # the chroma_unshuffle factor
     autoencoder: AutoencoderTrainConfig = field(default_factory=AutoencoderTrainConfig)
+    # reuse the frame autoencoder of an earlier pretrain-base model directory (trained on this world's clips; its
+    # training CPU time is carried into this run's record) instead of training one
+    autoencoder_from: str | None = None
     patch_size: tuple[int, int, int] = (1, 2, 2)
     max_sequence_length: int = 20
     # σ ~ U(0, 1) trains every noise level equally: logit-normal (the large-model default) rarely draws
@@ -293,13 +296,29 @@ def _autoencoder_stage(config: PretrainConfig, clips: ClipSet, over_budget: Any)
     from alignment.frame_autoencoder import FrameAutoencoderCodec
     from alignment.world.autoencoder import train_frame_autoencoder
 
+    from alignment.frame_autoencoder import FrameAutoencoder
+
     cpu0 = time.process_time()
-    model, history = train_frame_autoencoder(config.autoencoder, clips.frames, seed=config.seed, stop=over_budget)
+    record: dict[str, Any] = {}
+    if config.autoencoder_from:
+        source = Path(config.autoencoder_from)
+        try:
+            spec = json.loads((source / "generator.json").read_text())["codec"]
+            earlier = json.loads((source / PRETRAIN_META).read_text()).get("autoencoder", {})
+        except (OSError, KeyError, ValueError) as exc:
+            raise ConfigError(f"pretrain: autoencoder_from {source} is not a pretrain-base model directory") from exc
+        if spec.get("kind") != "frame_autoencoder":
+            raise ConfigError(f"pretrain: autoencoder_from {source} has no frame autoencoder")
+        model = FrameAutoencoder.from_pretrained(source / spec["path"])
+        record = {"from": str(source), "trained_cpu_s": earlier.get("cpu_s"), "history": earlier.get("history", [])}
+    else:
+        model, record["history"] = train_frame_autoencoder(config.autoencoder, clips.frames, seed=config.seed,
+                                                           stop=over_budget)
     codec = FrameAutoencoderCodec(model)
     latents = torch.cat([codec.encode(clips_to_video(clips.frames[i:i + 64])) for i in range(0, len(clips), 64)])
     cpu = time.process_time() - cpu0
-    logger.info("pretrain: autoencoder trained and %d clips encoded (cpu %.0f s)", len(clips), cpu)
-    return codec, latents, {"history": history, "cpu_s": cpu}
+    logger.info("pretrain: autoencoder ready and %d clips encoded (cpu %.0f s)", len(clips), cpu)
+    return codec, latents, {**record, "cpu_s": cpu}
 
 
 @torch.no_grad()

@@ -57,6 +57,7 @@ def test_clip_set_key_of_the_full_grammar_is_unchanged():
     old = {"n_clips": 10, "frames": 8, "size": 40, "fps": 8.0, "profiles": list(cfg.profiles), "seed": 0}
     assert cfg.key() == hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:12]
     assert ClipSetConfig(n_clips=10, grammar="simple").key() != cfg.key()
+    assert ClipSetConfig(n_clips=10, centre_jitter=0.15).key() != cfg.key()
 
 
 def test_zero_layer_encoder_is_a_table_of_normalised_word_embeddings():

@@ -157,3 +157,25 @@ def test_subject_weighted_flow_loss_by_hand():
     assert flow_loss(pred, target, cells, 0.0).item() == pytest.approx(2.5)
     with pytest.raises(ConfigError, match="subject_weight"):
         PretrainConfig(subject_weight=-1.0)
+
+
+def test_a_base_can_reuse_an_earlier_bases_autoencoder(tmp_path):
+    clip_cfg = ClipSetConfig(n_clips=8, frames=2, size=16, grammar="simple")
+    clips = load_or_render(clip_cfg, tmp_path / "cache")
+    tiny = dict(clips=clip_cfg, steps=2, codec="frame_autoencoder", patch_size=(1, 1, 1), num_layers=1,
+                num_attention_heads=2, attention_head_dim=8, ffn_dim=16, text_dim=16, text_layers=0, batch_size=4,
+                log_every=1, threads=1)
+    pretrain(PretrainConfig(**tiny, autoencoder={"width": 4, "latent_channels": 4, "steps": 3, "batch_size": 2}),
+             clips, tmp_path / "first")
+    # another clip set (a wider spread of positions) over the same autoencoder
+    moved_cfg = ClipSetConfig(n_clips=8, frames=2, size=16, grammar="simple", centre_jitter=0.15)
+    moved = load_or_render(moved_cfg, tmp_path / "cache")
+    pretrain(PretrainConfig(**{**tiny, "clips": moved_cfg}, autoencoder_from=str(tmp_path / "first")), moved,
+             tmp_path / "second")
+    first, second = (json.loads((tmp_path / d / "generator.json").read_text()) for d in ("first", "second"))
+    assert first["codec"] == second["codec"]  # the same weights, by digest
+    record = json.loads((tmp_path / "second" / "pretrain.json").read_text())["autoencoder"]
+    trained = json.loads((tmp_path / "first" / "pretrain.json").read_text())["autoencoder"]
+    assert record["from"] == str(tmp_path / "first") and record["trained_cpu_s"] == trained["cpu_s"]
+    with pytest.raises(ConfigError, match="not a pretrain-base model directory"):
+        pretrain(PretrainConfig(**tiny, autoencoder_from=str(tmp_path / "cache")), clips, tmp_path / "third")

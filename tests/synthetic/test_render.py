@@ -175,3 +175,19 @@ def test_robust_jitter_estimates_the_rendered_jitter():
 
 def test_flicker_spreads_the_two_fold_moment():
     assert _features(MOVING, 7, Defects(flicker=0.8))["moment2_spread"] > 5 * _features(MOVING, 7, Defects())["moment2_spread"]
+
+
+def test_centre_jitter_spreads_where_the_path_is_centred_and_nothing_else():
+    from synthetic.render import subject_tracks
+
+    attrs = parse_prompt("A red circle moves left on a plain background in daylight.")
+    mid = {jitter: np.array([[t.cx.mean(), t.cy.mean()] for seed in range(60)
+                             for t in subject_tracks(attrs, Defects(), seed, 9, jitter)])
+           for jitter in (0.03, 0.15)}
+    # the mean of a path centred at mid-clip is its centre, drawn uniformly within ± jitter of (0.5, 0.5)
+    assert np.abs(mid[0.03] - 0.5).max() <= 0.03 and np.abs(mid[0.15] - 0.5).max() <= 0.15
+    assert np.abs(mid[0.15] - 0.5).max() > 0.1
+    track = subject_tracks(attrs, Defects(), 7, 9, 0.15)[0]  # the path itself keeps its length and direction
+    assert track.cx[0] - track.cx[-1] == pytest.approx(0.36) and np.ptp(track.cy) == pytest.approx(0.0)
+    with pytest.raises(RenderError, match="centre_jitter"):
+        RenderConfig(centre_jitter=0.3)

@@ -11,6 +11,8 @@ Layout of a checkpoint directory:
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -70,20 +72,30 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: Any = None,
 ) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in network.trainable_state().items()}, str(directory / WEIGHTS_FILE))
-    network.tokenizer.save_pretrained(directory / "tokenizer")
+    """Write the checkpoint whole or not at all: into a hidden sibling folder, renamed into place at the end, so a
+    worker killed mid-save leaves the previous checkpoint as the latest one, never a truncated file to resume from
+    (which glob("step-*") would otherwise have picked)."""
+    directory = Path(directory)
+    partial = directory.parent / f".{directory.name}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)  # left by a save that was killed
+    partial.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in network.trainable_state().items()}, str(partial / WEIGHTS_FILE))
+    network.tokenizer.save_pretrained(partial / "tokenizer")
     meta = {
         "config": config.to_dict(),
         "normalization": asdict(normalization),
         "position": asdict(position),
         "reward_token_ids": network.reward_token_ids,
     }
-    (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    (partial / CONFIG_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     if optimizer is not None:
         torch.save({"optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict() if scheduler is not None else None},
-                   directory / STATE_FILE)
+                   partial / STATE_FILE)
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(partial, directory)
     return directory
 
 

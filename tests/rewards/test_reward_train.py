@@ -77,3 +77,31 @@ def test_resume_continues_from_the_saved_step(tiny_base_dir, dataset, run, tmp_p
     assert a.keys() == b.keys()
     for key in a:
         assert torch.allclose(a[key], b[key], atol=1e-6), key
+
+
+def test_a_save_killed_midway_leaves_the_previous_checkpoint_as_the_latest(run, tmp_path, monkeypatch):
+    """A worker killed while writing a checkpoint must not leave a truncated one that resume would pick (it
+    failed a resumed run with "EOFError: Ran out of input" reading the optimizer state)."""
+    from rewards.checkpoint import Position, load_network, load_training_state, save_checkpoint
+    from rewards.services.pipeline import _latest_checkpoint
+
+    _, _, full_out = run
+    network, config, normalization, _ = load_network(full_out / "model")
+    optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=1e-3)
+    checkpoints = tmp_path / "train" / "checkpoints"
+    save_checkpoint(checkpoints / "step-2", network, config, normalization, Position(0, 2), optimizer)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed while writing the optimizer state")
+
+    monkeypatch.setattr(torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(checkpoints / "step-4", network, config, normalization, Position(0, 4), optimizer)
+    assert not (checkpoints / "step-4").exists()
+    assert _latest_checkpoint(tmp_path / "train") == checkpoints / "step-2"
+    assert "optimizer" in load_training_state(checkpoints / "step-2")
+    monkeypatch.undo()
+    save_checkpoint(checkpoints / "step-4", network, config, normalization, Position(0, 4), optimizer)
+    assert _latest_checkpoint(tmp_path / "train") == checkpoints / "step-4"
+    assert read_meta(checkpoints / "step-4")[2].global_step == 4
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step-2", "step-4"]  # no partial folder left

@@ -16,7 +16,8 @@ def test_killing_the_worker_mid_run_resumes_from_the_checkpoint(tmp_path_factory
 
     base = write_tiny_base(tmp_path / "base", corpus=["a red circle moves left"])
     project, seed = _judged_project()
-    config = tiny_config(base, epochs=1).to_dict()
+    # Four epochs of ~10 small steps: on a quiet machine one epoch ran to its end before the kill at step 5 landed.
+    config = tiny_config(base, epochs=4).to_dict()
     config["train"]["save_every_steps"] = 2
     running, killed_at, done = run_with_a_killed_worker(
         RewardRun, lambda: reward_run_create(project=project, user=None, config=config, split_seed=seed),

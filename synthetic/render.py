@@ -49,8 +49,8 @@ class RenderConfig:
     fps: float = 8.0
     size: int = 64
     # The scene's centre (where a moving subject is at mid-clip) is drawn uniformly within ± this of the frame's
-    # centre. A generator's transformer sees only relative positions (RoPE, no padding), so it cannot learn a
-    # path fixed in the frame from noise; training clips for one spread the centre wider (alignment's base).
+    # centre. Wider spreads make training clips for generators that should not learn one fixed path (measured for
+    # alignment's tiny base: not needed, it learnt direction with the default; docs/alignment/report.md).
     centre_jitter: float = 0.03
 
     def __post_init__(self) -> None:

@@ -47,8 +47,8 @@ class ClipSetConfig:
     profiles: tuple[str, ...] = DEFAULT_PROFILES
     seed: int = 0
     grammar: str = "full"
-    # synthetic.render.RenderConfig.centre_jitter: 0.03 is the world's own; a base needs a wider spread to learn
-    # motion (its transformer sees relative positions only; see RenderConfig)
+    # synthetic.render.RenderConfig.centre_jitter: 0.03 is the world's own; a wider spread was tried for the base
+    # (slower to learn direction than the default: docs/alignment/report.md)
     centre_jitter: float = 0.03
 
     def __post_init__(self) -> None:

@@ -25,40 +25,40 @@ ACTIVE = Assignment.State.ACTIVE
 RECLAIM_BATCH = 500
 RECLAIM_INTERVAL = 2.0  # seconds
 
-# Comparisons with a free slot that this annotator has not judged, skipped or currently holds, in serving
-# order from a start key. The partial index `comparison_open_queue` serves it as a range scan.
-_OPEN_CANDIDATE_SQL = """
-SELECT c.id FROM annotation_comparison c
-WHERE c.project_id = %(project)s AND c.remaining > 0 AND NOT c.is_gold
-  AND c.queue_key >= %(low)s AND c.queue_key < %(high)s
-  AND NOT EXISTS (
+# Comparison c was not judged, skipped or is currently held by this annotator.
+_NOT_SEEN_BY_ANNOTATOR = """NOT EXISTS (
       SELECT 1 FROM annotation_assignment a
-      WHERE a.comparison_id = c.id AND a.annotator_id = %(annotator)s AND a.state <> 'expired')
+      WHERE a.comparison_id = c.id AND a.annotator_id = %(annotator)s AND a.state <> 'expired')"""
+# Comparisons with a free slot that this annotator has not seen.
+_OPEN_FOR_ANNOTATOR = f"""c.project_id = %(project)s AND c.remaining > 0 AND NOT c.is_gold
+  AND {_NOT_SEEN_BY_ANNOTATOR}"""
+
+# Those comparisons in serving order from a start key. The partial index `comparison_open_queue` serves it as a
+# range scan.
+_OPEN_CANDIDATE_SQL = f"""
+SELECT c.id FROM annotation_comparison c
+WHERE {_OPEN_FOR_ANNOTATOR}
+  AND c.queue_key >= %(low)s AND c.queue_key < %(high)s
 ORDER BY c.queue_key
 LIMIT 1
 FOR UPDATE OF c SKIP LOCKED
 """
 
 # Gold comparisons are served to every annotator once; they hold no slots, so nothing needs locking.
-_GOLD_CANDIDATE_SQL = """
+_GOLD_CANDIDATE_SQL = f"""
 SELECT c.id FROM annotation_comparison c
 WHERE c.project_id = %(project)s AND c.is_gold
   AND c.queue_key >= %(low)s AND c.queue_key < %(high)s
-  AND NOT EXISTS (
-      SELECT 1 FROM annotation_assignment a
-      WHERE a.comparison_id = c.id AND a.annotator_id = %(annotator)s AND a.state <> 'expired')
+  AND {_NOT_SEEN_BY_ANNOTATOR}
 ORDER BY c.queue_key
 LIMIT 1
 """
 
 # The same candidates seen without row locks: a row another transaction holds (a submit or a claim in flight
 # on it) is skipped by the claim, but must not make the queue look empty to this annotator.
-_OPEN_EXISTS_SQL = """
+_OPEN_EXISTS_SQL = f"""
 SELECT 1 FROM annotation_comparison c
-WHERE c.project_id = %(project)s AND c.remaining > 0 AND NOT c.is_gold
-  AND NOT EXISTS (
-      SELECT 1 FROM annotation_assignment a
-      WHERE a.comparison_id = c.id AND a.annotator_id = %(annotator)s AND a.state <> 'expired')
+WHERE {_OPEN_FOR_ANNOTATOR}
 LIMIT 1
 """
 BUSY_RETRIES = 40

@@ -12,7 +12,7 @@ A model directory names its codec in `generator.json`; without one the Wan VAE i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,13 @@ class LatentCodec(Protocol):
 
 class CodecConfigError(ValueError):
     """A model directory's codec description is invalid."""
+
+
+def per_frame(x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Apply `fn` (images [N, C, H, W] → [N, C', H', W']) to every frame of x [B, C, F, H, W] → [B, C', F, H', W']."""
+    b, c, f, h, w = x.shape
+    y = fn(x.float().permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w))
+    return y.reshape(b, f, *y.shape[1:]).permute(0, 2, 1, 3, 4)
 
 
 class WanVaeCodec:
@@ -72,16 +79,10 @@ class PixelUnshuffleCodec:
         self.factor, self.scale = factor, scale
 
     def encode(self, video: torch.Tensor) -> torch.Tensor:
-        b, c, f, h, w = video.shape
-        frames = video.float().permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
-        z = F.pixel_unshuffle(frames, self.factor)
-        return z.reshape(b, f, *z.shape[1:]).permute(0, 2, 1, 3, 4) / self.scale
+        return per_frame(video, lambda frames: F.pixel_unshuffle(frames, self.factor)) / self.scale
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        b, c, f, h, w = latents.shape
-        frames = latents.float().permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w) * self.scale
-        x = F.pixel_shuffle(frames, self.factor)
-        return x.reshape(b, f, *x.shape[1:]).permute(0, 2, 1, 3, 4).clamp(-1, 1)
+        return per_frame(latents, lambda z: F.pixel_shuffle(z * self.scale, self.factor)).clamp(-1, 1)
 
     def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
         r = self.factor
@@ -113,22 +114,22 @@ class ChromaUnshuffleCodec:
         self.factor, self.scale = factor, scale
 
     def encode(self, video: torch.Tensor) -> torch.Tensor:
-        b, c, f, h, w = video.shape
-        frames = video.float().permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
+        return per_frame(video, self._encode_frames) / self.scale
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return per_frame(latents, lambda z: self._decode_frames(z * self.scale)).clamp(-1, 1)
+
+    def _encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
         ycc = torch.einsum("kc,nchw->nkhw", _RGB_TO_YCC, frames)
         luma = F.pixel_unshuffle(ycc[:, :1], self.factor)
         chroma = F.pixel_unshuffle(F.avg_pool2d(ycc[:, 1:], 2), self.factor // 2)
-        z = torch.cat([luma, chroma], dim=1)
-        return z.reshape(b, f, *z.shape[1:]).permute(0, 2, 1, 3, 4) / self.scale
+        return torch.cat([luma, chroma], dim=1)
 
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        b, c, f, h, w = latents.shape
-        z = latents.float().permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w) * self.scale
+    def _decode_frames(self, z: torch.Tensor) -> torch.Tensor:
         n_luma = self.factor**2
         luma = F.pixel_shuffle(z[:, :n_luma], self.factor)
         chroma = F.pixel_shuffle(z[:, n_luma:], self.factor // 2).repeat_interleave(2, 2).repeat_interleave(2, 3)
-        rgb = torch.einsum("kc,nchw->nkhw", torch.linalg.inv(_RGB_TO_YCC), torch.cat([luma, chroma], dim=1))
-        return rgb.reshape(b, f, *rgb.shape[1:]).permute(0, 2, 1, 3, 4).clamp(-1, 1)
+        return torch.einsum("kc,nchw->nkhw", torch.linalg.inv(_RGB_TO_YCC), torch.cat([luma, chroma], dim=1))
 
     def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
         r = self.factor

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from alignment.codec import CodecConfigError
+from alignment.codec import CodecConfigError, per_frame
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -124,17 +124,11 @@ class FrameAutoencoderCodec:
 
     @torch.no_grad()
     def encode(self, video: torch.Tensor) -> torch.Tensor:
-        b, c, f, h, w = video.shape
-        z = self.model.encode(video.float().permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w))
-        z = (z - self._mean) / self._std
-        return z.reshape(b, f, *z.shape[1:]).permute(0, 2, 1, 3, 4)
+        return per_frame(video, lambda frames: (self.model.encode(frames) - self._mean) / self._std)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        b, c, f, h, w = latents.shape
-        z = latents.float().permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w) * self._std + self._mean
-        x = self.model.decode(z)
-        return x.reshape(b, f, *x.shape[1:]).permute(0, 2, 1, 3, 4).clamp(-1, 1)
+        return per_frame(latents, lambda z: self.model.decode(z * self._std + self._mean)).clamp(-1, 1)
 
     def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
         r = self.model.config.factor

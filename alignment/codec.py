@@ -11,8 +11,9 @@ A model directory names its codec in `generator.json`; without one the Wan VAE i
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F

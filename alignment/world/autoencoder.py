@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -50,9 +50,6 @@ class AutoencoderTrainConfig:
 
     def model_config(self) -> FrameAutoencoderConfig:
         return FrameAutoencoderConfig(width=self.width, latent_channels=self.latent_channels, levels=self.levels)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def frames_tensor(clips: np.ndarray) -> torch.Tensor:

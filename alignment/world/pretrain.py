@@ -41,7 +41,7 @@ from alignment.flow_matching import (
     sigma_to_timestep,
     velocity_target,
 )
-from alignment.world.autoencoder import AutoencoderTrainConfig
+from alignment.world.autoencoder import AutoencoderTrainConfig, frames_tensor, subject_mask, train_frame_autoencoder
 from alignment.world.clips import ClipSet, ClipSetConfig
 
 logger = logging.getLogger(__name__)
@@ -88,9 +88,9 @@ class PretrainConfig:
     # the same shift applied to the training σ draws (σ = s·u / (1 + (s − 1)·u)): s = 3 trains σ > 0.9 on 25% of
     # draws instead of 10%, the stage where a sample commits to one subject on one trajectory
     train_shift: float = 1.0
-    # The subject covers ~2% of a frame, so an unweighted loss spends the model on backgrounds: a model trained so
-    # drew the right subject standing still in the middle. Latent cells under the moving subject (pixels that
-    # differ from the clip's median frame, max-pooled to the latent grid) weigh this much more (0: unweighted).
+    # The subject covers ~2% of a frame, so an unweighted loss spends the model on backgrounds. Latent cells under
+    # the moving subject (pixels that differ from the clip's median frame, max-pooled to the latent grid) weigh
+    # this much more (0: unweighted; measured at 10: two subjects per frame, not in the recipe).
     subject_weight: float = 0.0
     seed: int = 0
     threads: int = 2
@@ -269,8 +269,6 @@ def pretrain(config: PretrainConfig, clips: ClipSet, out_dir: str | Path) -> Pre
 def subject_cells(frames: np.ndarray, codec: LatentCodec, batch: int = 256) -> torch.Tensor:
     """bool [N, 1, F, h, w]: latent cells holding a pixel that differs from its clip's median frame (> 0.1 on the
     [−1, 1] scale in any channel) — the moving subject."""
-    from alignment.world.autoencoder import frames_tensor, subject_mask
-
     _, f, h, w = codec.latent_shape(frames.shape[1], frames.shape[2], frames.shape[3])
     out = []
     for i in range(0, len(frames), batch):
@@ -293,10 +291,7 @@ def flow_loss(pred: torch.Tensor, target: torch.Tensor, cells: torch.Tensor | No
 def _autoencoder_stage(config: PretrainConfig, clips: ClipSet, over_budget: Any) -> tuple[LatentCodec, torch.Tensor,
                                                                                        dict[str, Any]]:
     """Train the frame autoencoder, then encode every clip once (the transformer's x₀ never changes)."""
-    from alignment.frame_autoencoder import FrameAutoencoderCodec
-    from alignment.world.autoencoder import train_frame_autoencoder
-
-    from alignment.frame_autoencoder import FrameAutoencoder
+    from alignment.frame_autoencoder import FrameAutoencoder, FrameAutoencoderCodec
 
     cpu0 = time.process_time()
     record: dict[str, Any] = {}

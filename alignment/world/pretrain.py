@@ -41,7 +41,12 @@ from alignment.flow_matching import (
     sigma_to_timestep,
     velocity_target,
 )
-from alignment.world.autoencoder import AutoencoderTrainConfig, frames_tensor, subject_mask, train_frame_autoencoder
+from alignment.world.autoencoder import (
+    AutoencoderTrainConfig,
+    frames_tensor,
+    subject_mask,
+    train_frame_autoencoder,
+)
 from alignment.world.clips import ClipSet, ClipSetConfig
 
 logger = logging.getLogger(__name__)

@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                              ("epochs", int, None), ("max_cpu_minutes", float, "CPU-time budget in minutes, all included (default 15)"),
                              ("vision_lr_scale", float, "the vision tower's lr relative to --lr"),
                              ("defect_rate", float, "share of defects present in the sparse half of the clips"),
+                             ("readout_share", float, "share of clips laid out as the reward template, flaw "
+                                                      "totals predicted at the reward tokens (default 0)"),
                              ("warmup_steps", int, None), ("initializer_range", float, None),
                              ("vision_initializer_range", float, None),
                              ("patch_init", str, "random or dct (the patch embedding's starting filters)"),

@@ -39,6 +39,14 @@ from rewards.captions import LEVELS, Caption, describe
 from rewards.config import ConfigError, VideoConfig
 from rewards.patch_basis import init_patch_embedding
 from rewards.pause import wait_while_paused
+from rewards.pretrain_sequences import (
+    caption_loss,
+    labelled_logits,
+    make_batch,
+    number_corpus,
+    number_token_ids,
+    reward_token_ids,
+)
 from rewards.tiny_base import tiny_qwen2vl_config
 from rewards.tokenizer import IMAGE_PAD, VIDEO_PAD, VISION_END, VISION_START, build_tiny_tokenizer
 from rewards.video_input import patchify, sample_frames
@@ -96,6 +104,10 @@ class PretrainConfig:
     # In the sparse half of the clips each defect is present with this probability (uniform severity), so
     # that the level words are not dominated by "none".
     defect_rate: float = 0.25
+    # Share of training clips laid out as the reward model's template, the flaw totals predicted at its
+    # reward tokens (``rewards.pretrain_sequences``); the rest are captions. 0: a captioner only, whose
+    # tokenizer has no reward tokens (the reward model adds them).
+    readout_share: float = 0.0
     workers: int = 2  # rendering processes
     threads: int = 2
 
@@ -117,6 +129,7 @@ class PretrainConfig:
         need(self.max_cpu_minutes > 0.5, f"pretrain max_cpu_minutes must be > 0.5, got {self.max_cpu_minutes}")
         need(self.workers >= 1 and self.threads >= 1, "pretrain workers and threads must be >= 1")
         need(self.patch_init in ("random", "dct"), f"pretrain patch_init must be random or dct, got {self.patch_init!r}")
+        need(0 <= self.readout_share <= 1, f"pretrain readout_share must be in [0, 1], got {self.readout_share}")
 
     def video_config(self) -> VideoConfig:
         """The reward model's sampling that sees exactly these clips: every frame, at the rendered size."""
@@ -130,7 +143,9 @@ class PretrainConfig:
 
     def key(self) -> str:
         """What the saved weights depend on (not the rendering worker count or the thread count)."""
-        return _digest({k: v for k, v in asdict(self).items() if k not in ("workers", "threads")})
+        # readout_share joined the recipe later: left at 0 it keeps the key of the bases built before it.
+        return _digest({k: v for k, v in asdict(self).items() if k not in ("workers", "threads")
+                        and not (k == "readout_share" and v == 0.0)})
 
 
 def _cpu_seconds() -> float:
@@ -207,72 +222,6 @@ def render_clips(cfg: PretrainConfig, directory: Path, specs: Sequence[ClipSpec]
     return paths
 
 
-# --- token sequences -------------------------------------------------------------------------------------
-
-
-def caption_sequence(tokenizer: PreTrainedTokenizerBase, num_video_tokens: int, prompt: str,
-                     caption: Caption) -> tuple[list[int], list[bool]]:
-    """Token ids of one clip's text after its video, and whether each id is a prediction target."""
-    vocab = tokenizer.get_vocab()
-    ids = [vocab[VISION_START]] + [vocab[VIDEO_PAD]] * num_video_tokens + [vocab[VISION_END]]
-    target = [False] * len(ids)
-    for text, is_target in caption.pieces(prompt):
-        piece = tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-        ids += piece
-        target += [is_target] * len(piece)
-    ids.append(tokenizer.eos_token_id)
-    target.append(True)  # the end of the description is predicted too
-    return ids, target
-
-
-@dataclass
-class CaptionBatch:
-    input_ids: torch.Tensor  # (B, L)
-    attention_mask: torch.Tensor  # (B, L)
-    mm_token_type_ids: torch.Tensor  # (B, L): 2 on video_pad
-    target: torch.Tensor  # (B, L) bool: position t is predicted from position t − 1
-    pixel_values_videos: torch.Tensor  # (N, 1176)
-    video_grid_thw: torch.Tensor  # (B, 3)
-
-
-def make_batch(tokenizer: PreTrainedTokenizerBase, frames: Sequence[np.ndarray], prompts: Sequence[str],
-               captions: Sequence[Caption], video_cfg: VideoConfig) -> CaptionBatch:
-    patches = [patchify(f, video_cfg) for f in frames]
-    merge = video_cfg.merge_size
-    rows = [caption_sequence(tokenizer, p.num_video_tokens(merge), prompt, c)
-            for p, prompt, c in zip(patches, prompts, captions, strict=True)]
-    length = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), length), tokenizer.pad_token_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), length), dtype=torch.long)
-    target = torch.zeros((len(rows), length), dtype=torch.bool)
-    for i, (ids, tgt) in enumerate(rows):
-        input_ids[i, :len(ids)] = torch.tensor(ids)
-        attention[i, :len(ids)] = 1
-        target[i, :len(ids)] = torch.tensor(tgt)
-    video_pad = tokenizer.convert_tokens_to_ids(VIDEO_PAD)
-    return CaptionBatch(
-        input_ids=input_ids, attention_mask=attention,
-        mm_token_type_ids=((input_ids == video_pad) & attention.bool()).to(torch.int32) * 2, target=target,
-        pixel_values_videos=torch.from_numpy(np.concatenate([p.pixel_values for p in patches])),
-        video_grid_thw=torch.from_numpy(np.stack([p.grid_thw for p in patches])),
-    )
-
-
-def caption_logits(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits (M, V) at the M positions that predict a target, and the target ids (M,)."""
-    out = model.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                      pixel_values_videos=batch.pixel_values_videos, video_grid_thw=batch.video_grid_thw,
-                      mm_token_type_ids=batch.mm_token_type_ids, use_cache=False)
-    predicts = batch.target[:, 1:]  # position t predicts token t + 1
-    hidden = out.last_hidden_state[:, :-1][predicts]  # (M, H)
-    return model.lm_head(hidden), batch.input_ids[:, 1:][predicts]
-
-
-def caption_loss(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch) -> torch.Tensor:
-    logits, targets = caption_logits(model, batch)
-    return F.cross_entropy(logits, targets)
-
-
 # --- the run ---------------------------------------------------------------------------------------------
 
 
@@ -289,12 +238,22 @@ class PretrainResult:
     cpu_seconds: float = 0.0
 
 
-def _corpus(specs: Sequence[ClipSpec]) -> list[str]:
-    texts = []
+def _corpus(specs: Sequence[ClipSpec], readout: bool) -> list[str]:
+    texts = number_corpus() if readout else []
     for spec in specs:
         cap = spec.caption()
         texts += [spec.prompt, " ".join(text for text, _ in cap.pieces(spec.prompt))]
     return texts
+
+
+def build_tokenizer(cfg: PretrainConfig, specs: Sequence[ClipSpec]) -> PreTrainedTokenizerBase:
+    """The tiny BPE over the captions; with a readout, also the reward tokens and one token per total."""
+    readout = cfg.readout_share > 0
+    tokenizer = build_tiny_tokenizer(_corpus(specs, readout), vocab_size=cfg.vocab_size)
+    if readout:
+        reward_token_ids(tokenizer)
+        number_token_ids(tokenizer)  # fails now, not mid-run, if a number word splits
+    return tokenizer
 
 
 def build_model(cfg: PretrainConfig, tokenizer: PreTrainedTokenizerBase,
@@ -332,7 +291,7 @@ def held_out_metrics(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrain
         chunk = specs[start:start + batch_size]
         batch = make_batch(tokenizer, frames[start:start + batch_size], [s.prompt for s in chunk],
                            [s.caption() for s in chunk], video_cfg)
-        logits, targets = caption_logits(model, batch)
+        logits, targets, _ = labelled_logits(model, batch)
         losses.append(F.cross_entropy(logits, targets, reduction="sum").item())
         predicted = logits.argmax(-1)
         hits += int((predicted == targets).sum())
@@ -356,6 +315,35 @@ def held_out_metrics(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrain
             "level_word_accuracy": level_hits / max(n_level, 1),
             "level_none_rate": float(np.mean(tru == 0)) if len(tru) else float("nan"),
             "level_correlation": per_defect, "clips": len(specs)}
+
+
+@torch.no_grad()
+def held_out_readout(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrainedTokenizerBase,
+                     frames: Sequence[np.ndarray], specs: Sequence[ClipSpec], video_cfg: VideoConfig,
+                     batch_size: int) -> dict[str, Any]:
+    """In the reward template, per dimension: the correlation between the expected flaw total the base
+    predicts at the reward token (softmax over the number words) and the true one, and the exact-hit rate."""
+    was_training = model.training
+    model.eval()
+    numbers = number_token_ids(tokenizer)
+    values = torch.arange(len(numbers), dtype=torch.float32)
+    expected, truth, hits = [], [], 0
+    for start in range(0, len(specs), batch_size):
+        chunk = specs[start:start + batch_size]
+        captions = [s.caption() for s in chunk]
+        batch = make_batch(tokenizer, frames[start:start + batch_size], [s.prompt for s in chunk], captions,
+                           video_cfg, readout=[True] * len(chunk))
+        logits, targets, _ = labelled_logits(model, batch)  # three per clip, in VQ, MQ, TA order
+        number_logits = logits[:, numbers]
+        expected.append((number_logits.softmax(-1) * values).sum(-1).reshape(-1, 3).numpy())
+        truth.append(np.array([c.totals for c in captions]))
+        hits += int((logits.argmax(-1) == targets).sum())
+    model.train(was_training)
+    exp, tru = np.concatenate(expected), np.concatenate(truth)
+    correlation = {dim: round(float(np.corrcoef(exp[:, k], tru[:, k])[0, 1]), 3)
+                   if exp[:, k].std() > 0 and tru[:, k].std() > 0 else float("nan")
+                   for k, dim in enumerate(("VQ", "MQ", "TA"))}
+    return {"readout_correlation": correlation, "readout_exact": hits / max(tru.size, 1)}
 
 
 def pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | Path | None = None,
@@ -384,7 +372,7 @@ def _pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | 
     render_seconds = time.perf_counter() - wall_start
     logger.info("clips ready in %.0f s", render_seconds)
 
-    tokenizer = build_tiny_tokenizer(_corpus(specs), vocab_size=cfg.vocab_size)
+    tokenizer = build_tokenizer(cfg, specs)
     n_train = cfg.n_clips - cfg.held_out
     sample = None
     if cfg.patch_init == "dct":  # every 7th patch of every 10th training clip sets the filters' scales
@@ -414,6 +402,7 @@ def _pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | 
 
     model.train()
     rng = np.random.default_rng([cfg.seed, 1])
+    layout_rng = np.random.default_rng([cfg.seed, 2])  # its own stream: readout_share 0 keeps the old order
     step, losses = 0, []
     train_start = time.perf_counter()
     stop = False
@@ -427,7 +416,8 @@ def _pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | 
                 break
             idx = order[start:start + cfg.batch_size]
             batch = make_batch(tokenizer, [frames[i] for i in idx], [specs[i].prompt for i in idx],
-                               [specs[i].caption() for i in idx], video_cfg)
+                               [specs[i].caption() for i in idx], video_cfg,
+                               readout=list(layout_rng.random(len(idx)) < cfg.readout_share))
             wait_while_paused()
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * lr_factor(step, spent)
@@ -454,6 +444,9 @@ def _pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | 
     held = {}
     if cfg.held_out:
         held = held_out_metrics(model, tokenizer, frames[n_train:], specs[n_train:], video_cfg, cfg.batch_size)
+        if cfg.readout_share > 0:
+            held.update(held_out_readout(model, tokenizer, frames[n_train:], specs[n_train:], video_cfg,
+                                         cfg.batch_size))
         logger.info("held-out captioning: %s", held)
     result = PretrainResult(
         directory=out_dir, steps=step, epochs_done=step / steps_per_epoch,

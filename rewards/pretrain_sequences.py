@@ -1,0 +1,152 @@
+"""Token sequences the tiny base is pretrained on, batched, and the loss over their predicted tokens.
+
+Two layouts of one clip:
+- the *caption* (``rewards.captions``): the clip's visual and motion defects, what is seen, the prompt and
+  the mismatches with it, every described token predicted from the ones before;
+- the *readout*: exactly the reward model's own template (``rewards.template``, the paper's layout: VQ and
+  MQ before the prompt) with the reward tokens in it, and at each reward token the dimension's flaw total
+  predicted as the number word (" 0", " 1", …). Nothing else in it is a target.
+
+Why the readout: the reward model reads one hidden state per dimension, at its reward token. A captioner
+alone gathers the evidence where it writes the level words, in a context the template never shows it (the
+whole visual-quality text stands between the MQ field and the VQ one in a caption, and TA follows a
+description of what is seen); measured last session, a linear probe on the captioner's hidden states at the
+template's reward tokens found little (ridge r to the true utilities 0.54 / 0.00 / 0.16), and LoRA did not
+re-route it in 1,000 steps. Trained on the readout too, the base holds at each reward token a summary of that
+dimension — the unweighted flaw total, not the oracle's weights, which the reward model still learns from
+judgements.
+
+Labels follow one rule for both layouts: ``labels[t]`` is the token id predicted *at* position t (−100: none).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import PreTrainedTokenizerBase, Qwen2VLForConditionalGeneration
+
+from rewards.captions import Caption
+from rewards.config import ModelConfig, VideoConfig
+from rewards.template import sequence_ids
+from rewards.tokenizer import VIDEO_PAD, VISION_END, VISION_START, add_reward_tokens
+from rewards.video_input import patchify
+
+IGNORE = -100
+# The reward model's default layout (separate tokens, the prompt hidden from VQ and MQ): the readout trains
+# the base in exactly the sequence the reward model will show it.
+READOUT_LAYOUT = ModelConfig()
+# The largest flaw total: 7 text-alignment defects × the top level index 4.
+MAX_TOTAL = 28
+
+
+def number_text(n: int) -> str:
+    return f" {n}"
+
+
+def number_corpus(repeats: int = 40) -> list[str]:
+    """Lines that make a byte-level BPE merge every total " 0" … " 28" into one token."""
+    return [" ".join(number_text(n) for n in range(MAX_TOTAL + 1))] * repeats
+
+
+def number_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """The single token of each number word " 0" … " 28"; an error names those that split."""
+    ids = [tokenizer(number_text(n), add_special_tokens=False)["input_ids"] for n in range(MAX_TOTAL + 1)]
+    split = [n for n, toks in enumerate(ids) if len(toks) != 1]
+    if split:
+        raise ValueError(f"the tokenizer splits the number words {split}: the readout needs one token each")
+    return [toks[0] for toks in ids]
+
+
+def reward_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """The reward tokens of the readout layout (added to the tokenizer when missing)."""
+    return add_reward_tokens(tokenizer, READOUT_LAYOUT.token_mode)
+
+
+def caption_sequence(tokenizer: PreTrainedTokenizerBase, num_video_tokens: int, prompt: str,
+                     caption: Caption) -> tuple[list[int], list[int]]:
+    """Token ids of the video and its caption, and the label of each position (its next token, or IGNORE)."""
+    vocab = tokenizer.get_vocab()
+    ids = [vocab[VISION_START]] + [vocab[VIDEO_PAD]] * num_video_tokens + [vocab[VISION_END]]
+    target = [False] * len(ids)
+    for text, is_target in caption.pieces(prompt):
+        piece = tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        ids += piece
+        target += [is_target] * len(piece)
+    ids.append(tokenizer.eos_token_id)
+    target.append(True)  # the end of the description is predicted too
+    labels = [ids[t + 1] if target[t + 1] else IGNORE for t in range(len(ids) - 1)] + [IGNORE]
+    return ids, labels
+
+
+def readout_sequence(tokenizer: PreTrainedTokenizerBase, num_video_tokens: int, prompt: str, caption: Caption,
+                     rewards: Sequence[int], numbers: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The reward template's ids, labelled only at the reward tokens: each with its dimension's flaw total."""
+    ids, positions = sequence_ids(tokenizer, num_video_tokens, prompt, rewards, READOUT_LAYOUT)
+    labels = [IGNORE] * len(ids)
+    for position, total in zip(positions, caption.totals, strict=True):
+        labels[position] = numbers[total]
+    return ids, labels
+
+
+@dataclass
+class CaptionBatch:
+    input_ids: torch.Tensor  # (B, L)
+    attention_mask: torch.Tensor  # (B, L)
+    mm_token_type_ids: torch.Tensor  # (B, L): 2 on video_pad
+    labels: torch.Tensor  # (B, L): the token id predicted at each position, IGNORE where none
+    readout: torch.Tensor  # (B,) bool: the row is laid out as the reward template
+    pixel_values_videos: torch.Tensor  # (N, 1176)
+    video_grid_thw: torch.Tensor  # (B, 3)
+
+
+def make_batch(tokenizer: PreTrainedTokenizerBase, frames: Sequence[np.ndarray], prompts: Sequence[str],
+               captions: Sequence[Caption], video_cfg: VideoConfig,
+               readout: Sequence[bool] | None = None) -> CaptionBatch:
+    """Clips with their texts; ``readout[i]`` lays clip i out as the reward template instead of a caption."""
+    patches = [patchify(f, video_cfg) for f in frames]
+    merge = video_cfg.merge_size
+    readout = readout if readout is not None else [False] * len(frames)
+    if any(readout):
+        rewards, numbers = reward_token_ids(tokenizer), number_token_ids(tokenizer)
+    rows = [readout_sequence(tokenizer, p.num_video_tokens(merge), prompt, c, rewards, numbers) if r
+            else caption_sequence(tokenizer, p.num_video_tokens(merge), prompt, c)
+            for p, prompt, c, r in zip(patches, prompts, captions, readout, strict=True)]
+    length = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), length), tokenizer.pad_token_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), length), dtype=torch.long)
+    labels = torch.full((len(rows), length), IGNORE, dtype=torch.long)
+    for i, (ids, lab) in enumerate(rows):
+        input_ids[i, :len(ids)] = torch.tensor(ids)
+        attention[i, :len(ids)] = 1
+        labels[i, :len(lab)] = torch.tensor(lab)
+    video_pad = tokenizer.convert_tokens_to_ids(VIDEO_PAD)
+    return CaptionBatch(
+        input_ids=input_ids, attention_mask=attention,
+        mm_token_type_ids=((input_ids == video_pad) & attention.bool()).to(torch.int32) * 2, labels=labels,
+        readout=torch.tensor(list(readout), dtype=torch.bool),
+        pixel_values_videos=torch.from_numpy(np.concatenate([p.pixel_values for p in patches])),
+        video_grid_thw=torch.from_numpy(np.stack([p.grid_thw for p in patches])),
+    )
+
+
+def labelled_logits(model: Qwen2VLForConditionalGeneration,
+                    batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits (M, V) at the M labelled positions, their labels (M,) and rows (M,), in reading order."""
+    out = model.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                      pixel_values_videos=batch.pixel_values_videos, video_grid_thw=batch.video_grid_thw,
+                      mm_token_type_ids=batch.mm_token_type_ids, use_cache=False)
+    predicts = batch.labels != IGNORE
+    rows = torch.nonzero(predicts)[:, 0]
+    return model.lm_head(out.last_hidden_state[predicts]), batch.labels[predicts], rows
+
+
+def caption_loss(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch) -> torch.Tensor:
+    """The mean cross-entropy of each layout present, summed: a readout's three labels per clip weigh as
+    much as a caption's ~80 (in one mean, the readout would be 4% of the signal)."""
+    logits, targets, rows = labelled_logits(model, batch)
+    losses = F.cross_entropy(logits, targets, reduction="none")
+    is_readout = batch.readout[rows]
+    return sum(losses[part].mean() for part in (~is_readout, is_readout) if part.any())

@@ -1,0 +1,123 @@
+"""The readout layout of the tiny-base pretraining: the reward model's own template, labelled only at its
+reward tokens with each dimension's flaw total; the loss weighs it as one layout against the captions; and a
+base pretrained with it hands its trained reward tokens to the reward model."""
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import AutoTokenizer, Qwen2VLForConditionalGeneration
+
+from rewards.captions import describe
+from rewards.config import ModelConfig
+from rewards.network import RewardNetwork
+from rewards.pretrain_base import INFO_FILE, PretrainConfig, pretrain_base
+from rewards.pretrain_sequences import (
+    IGNORE,
+    caption_loss,
+    caption_sequence,
+    make_batch,
+    number_corpus,
+    number_token_ids,
+    readout_sequence,
+    reward_token_ids,
+)
+from rewards.template import sequence_ids
+from rewards.tokenizer import REWARD_TOKENS, build_tiny_tokenizer
+from rewards.video_input import patchify, sample_frames
+from synthetic.defects import Defects
+from synthetic.prompts import parse_prompt
+from tests.rewards.conftest import TINY_PRETRAIN
+
+PROMPT = "A blue circle moves up on a noisy background at night, the camera pans left."
+# blur 0.4 → mild (2), noise 0.75 → severe (4); jitter 0.15 → faint (1); colour 0.35 → mild (2).
+CAPTION = describe(parse_prompt(PROMPT), Defects(blur=0.4, noise=0.75, jitter=0.15, wrong_color=0.35))
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    tok = build_tiny_tokenizer([*number_corpus(), PROMPT, " ".join(t for t, _ in CAPTION.pieces(PROMPT))],
+                               vocab_size=400)
+    reward_token_ids(tok)
+    return tok
+
+
+def test_readout_is_the_reward_template_labelled_with_the_flaw_totals_at_the_reward_tokens(tokenizer):
+    assert CAPTION.totals == (6, 1, 2)
+    ids, labels = readout_sequence(tokenizer, 3, PROMPT, CAPTION, reward_token_ids(tokenizer),
+                                   number_token_ids(tokenizer))
+    text = tokenizer.decode(ids)
+    assert text == ("<|vision_start|>" + "<|video_pad|>" * 3 + "<|vision_end|> Visual quality:<|VQ_reward|>"
+                    " Motion quality:<|MQ_reward|> Prompt: " + PROMPT + " Text alignment:<|TA_reward|>")
+    labelled = [(tokenizer.convert_ids_to_tokens(ids[t]), tokenizer.decode([labels[t]]))
+                for t in range(len(ids)) if labels[t] != IGNORE]
+    assert labelled == [(REWARD_TOKENS["VQ"], " 6"), (REWARD_TOKENS["MQ"], " 1"), (REWARD_TOKENS["TA"], " 2")]
+    # The reward network builds the very same ids for this clip: what the base learns is what it will read.
+    network_ids, positions = sequence_ids(
+        tokenizer, 3, PROMPT, reward_token_ids(tokenizer), ModelConfig())
+    assert network_ids == ids and [labels[p] != IGNORE for p in positions] == [True] * 3
+
+
+def test_caption_labels_are_each_positions_next_described_token(tokenizer):
+    ids, labels = caption_sequence(tokenizer, 2, PROMPT, CAPTION)
+    predicted = tokenizer.decode([label for label in labels if label != IGNORE])
+    targets = "".join(text for text, is_target in CAPTION.pieces(PROMPT) if is_target) + "<|endoftext|>"
+    assert predicted == targets
+    assert all(label == ids[t + 1] for t, label in enumerate(labels) if label != IGNORE)
+
+
+def test_every_total_is_one_token_and_a_split_one_is_named():
+    assert len(set(number_token_ids(build_tiny_tokenizer(number_corpus(), vocab_size=300)))) == 29
+    with pytest.raises(ValueError, match=r"splits the number words \[.*28\]"):
+        number_token_ids(build_tiny_tokenizer(["a red square"], vocab_size=300))
+
+
+def test_each_layout_is_its_own_mean_in_the_loss(tokenizer, tmp_path):
+    from rewards.pretrain_base import build_model
+
+    cfg = PretrainConfig(size=56, frames=4, fps=4.0, hidden_size=32, num_layers=1, vision_depth=1,
+                         vision_embed_dim=16, patch_init="random")
+    model = build_model(cfg, tokenizer).eval()
+    frames = torch.rand(2, 4, 56, 56, 3).mul(255).to(torch.uint8).numpy()
+    batch = make_batch(tokenizer, list(frames), [PROMPT, PROMPT], [CAPTION, CAPTION], cfg.video_config(),
+                       readout=[False, True])
+    with torch.no_grad():
+        loss = caption_loss(model, batch)
+        # Independently: the full LM forward of each row alone, next-token style for the caption.
+        per_row = []
+        for row in range(2):
+            out = model(input_ids=batch.input_ids[row:row + 1], attention_mask=batch.attention_mask[row:row + 1],
+                        pixel_values_videos=torch.from_numpy(patchify(frames[row], cfg.video_config()).pixel_values),
+                        video_grid_thw=batch.video_grid_thw[row:row + 1],
+                        mm_token_type_ids=batch.mm_token_type_ids[row:row + 1])
+            keep = batch.labels[row] != IGNORE
+            per_row.append(F.cross_entropy(out.logits[0][keep], batch.labels[row][keep]))
+    assert (batch.labels[1] != IGNORE).sum() == 3 and (batch.labels[0] != IGNORE).sum() > 30
+    assert loss.item() == pytest.approx((per_row[0] + per_row[1]).item(), rel=1e-5)
+
+
+def test_a_base_pretrained_with_the_readout_hands_its_reward_tokens_to_the_reward_model(tmp_path):
+    cfg = PretrainConfig(**{**TINY_PRETRAIN.__dict__, "readout_share": 0.5})
+    result = pretrain_base(tmp_path / "base", cfg, clip_dir=tmp_path / "clips", max_steps=3)
+    info = json.loads((result.directory / INFO_FILE).read_text())
+    assert set(info["result"]["held_out"]["readout_correlation"]) == {"VQ", "MQ", "TA"}
+    assert cfg.key() != TINY_PRETRAIN.key()  # a different recipe, cached apart
+    saved_tok = AutoTokenizer.from_pretrained(result.directory)
+    saved = Qwen2VLForConditionalGeneration.from_pretrained(result.directory).model.get_input_embeddings().weight
+    reward_ids = [saved_tok.convert_tokens_to_ids(t) for t in REWARD_TOKENS.values()]
+    network = RewardNetwork.from_base(result.directory, ModelConfig(reward_token_init="previous"))
+    # No rows added, none re-initialised: the reward tokens are the ones the base learnt.
+    assert network.reward_token_ids == reward_ids
+    table = network.backbone.get_input_embeddings().weight
+    assert table.shape == saved.shape and torch.equal(table[reward_ids], saved[reward_ids])
+    clip = sample_frames(tmp_path / "clips" / "00000.mp4", cfg.video_config())
+    with torch.no_grad():
+        rewards = network(network.encode([patchify(clip.frames, cfg.video_config())], [PROMPT]))
+    assert rewards.shape == (1, 3) and torch.isfinite(rewards).all()
+
+
+def test_readout_share_outside_zero_to_one_is_refused():
+    from rewards.config import ConfigError
+
+    with pytest.raises(ConfigError, match="readout_share"):
+        PretrainConfig(readout_share=1.5)

@@ -63,10 +63,17 @@ class SampleSettings:
     steps: int = 20
     cfg: float = 4.0
     chunk: int = 32  # samples per batched sampler call
+    solver: str = "euler"  # alignment.flow_matching.SOLVERS
+    shift: float | None = None  # the σ table's shift; None: the model's own sampling shift
 
     def __post_init__(self) -> None:
+        from alignment.flow_matching import check_solver
+
         if min(self.num_frames, self.height, self.width, self.steps, self.chunk) < 1 or self.cfg < 1:
             raise ValueError(f"sample settings need positive sizes and cfg ≥ 1, got {self}")
+        if self.shift is not None and self.shift <= 0:
+            raise ValueError(f"sample settings need a positive shift, got {self.shift}")
+        check_solver(self.solver)
 
 
 @dataclass
@@ -142,7 +149,8 @@ def sample_frames(
         ps, ss = list(prompts[start:start + settings.chunk]), list(seeds[start:start + settings.chunk])
         grad = reward_grad_for(ps) if reward_grad_for is not None else None
         latents = generate_latents(generator, ps, ss, settings.num_frames, settings.height, settings.width,
-                                   num_steps=settings.steps, guidance_scale=settings.cfg, reward_grad=grad)
+                                   num_steps=settings.steps, guidance_scale=settings.cfg, reward_grad=grad,
+                                   solver=settings.solver, shift=settings.shift)
         out.append(decode_latents(generator, latents))
     return np.concatenate(out)
 

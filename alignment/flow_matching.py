@@ -75,6 +75,34 @@ def euler_step(x: torch.Tensor, velocity: torch.Tensor, sigma: float, sigma_next
     return x + (sigma_next - sigma) * velocity
 
 
+Drift = Callable[[torch.Tensor, float], torch.Tensor]
+# ODE solvers of the sampler, dx/dσ = drift(x, σ) integrated from σ = 1 down to 0:
+#   euler     one drift evaluation per step, first order (what WanPipeline runs)
+#   heun      Euler predictor, then the trapezoid of the drifts at both ends (second order, 2 evaluations per
+#             step); the last step to σ = 0 stays Euler, as in Karras et al. 2022 (EDM), Algorithm 1
+#   midpoint  a half Euler step, then the whole step with the drift there (second order, 2 evaluations per step)
+SOLVERS = ("euler", "heun", "midpoint")
+
+
+def check_solver(solver: str) -> str:
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown ODE solver {solver!r}; choose one of {list(SOLVERS)}")
+    return solver
+
+
+def ode_step(drift: Drift, x: torch.Tensor, sigma: float, sigma_next: float, solver: str = "euler") -> torch.Tensor:
+    """One step of `solver` from σ to σ_next."""
+    check_solver(solver)
+    d = drift(x, sigma)
+    if solver == "euler" or (solver == "heun" and sigma_next == 0.0):
+        return euler_step(x, d, sigma, sigma_next)
+    if solver == "heun":
+        d_next = drift(euler_step(x, d, sigma, sigma_next), sigma_next)
+        return x + (sigma_next - sigma) * 0.5 * (d + d_next)
+    mid = 0.5 * (sigma + sigma_next)
+    return x + (sigma_next - sigma) * drift(euler_step(x, d, sigma, mid), mid)
+
+
 def per_sample_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """mean‖pred − target‖² over every dimension but the batch: one error per sample, shape [B]."""
     return (pred.float() - target.float()).pow(2).flatten(1).mean(dim=1)

@@ -1,8 +1,10 @@
-"""Euler sampling of a flow-matching generator with classifier-free guidance and optional reward guidance.
+"""Sampling of a flow-matching generator with classifier-free guidance and optional reward guidance.
 
-The loop is the one WanPipeline runs with FlowMatchEulerDiscreteScheduler (same σ table, same CFG formula),
-written out so that a reward-gradient term can be added after CFG (REFERENCE §6, Flow-NRG):
-x ← x + (σ_next − σ)·v̂ + (σ − σ_next)·λ∇ₓR(x, σ), where `reward_grad` returns λ∇ₓR.
+The default loop is the one WanPipeline runs with FlowMatchEulerDiscreteScheduler (same σ table, same CFG
+formula), written out so that a reward-gradient term can be added after CFG (REFERENCE §6, Flow-NRG):
+x ← x + (σ_next − σ)·(v̂ − λ∇ₓR(x, σ)), where `reward_grad` returns λ∇ₓR. The same σ table can be integrated
+with a second-order solver instead (`solver`: "heun" or "midpoint", `alignment.flow_matching.SOLVERS`), which
+evaluates that drift v̂ − λ∇ₓR wherever it asks; `shift` overrides the model's sampling shift.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from alignment.flow_matching import euler_step
+from alignment.flow_matching import NUM_TRAIN_TIMESTEPS, check_solver, ode_step
 from alignment.generator import Generator
 
 RewardGrad = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -52,18 +54,25 @@ def sample_latents(
     negative_embeds: torch.Tensor | None = None,
     guidance_scale: float = 1.0,
     reward_grad: RewardGrad | None = None,
+    solver: str = "euler",
 ) -> torch.Tensor:
-    """Integrate from pure noise `latents` (σ = 1) to σ = 0; returns float32 latents [B, C, F, H, W]."""
+    """Integrate from pure noise `latents` (σ = 1) to σ = 0 over the scheduler's `num_steps` σ table with
+    `solver`; returns float32 latents [B, C, F, H, W]."""
+    check_solver(solver)
     scheduler.set_timesteps(num_steps, device=latents.device)
     sigmas = scheduler.sigmas.tolist()
-    x = latents.float()
-    for i, t in enumerate(scheduler.timesteps):
+
+    def drift(x: torch.Tensor, sigma: float) -> torch.Tensor:
+        # float32(σ)·1000 in float32: bit-equal to the scheduler's own timesteps at its σ table
+        t = torch.tensor(sigma, dtype=torch.float32, device=x.device) * NUM_TRAIN_TIMESTEPS
         v = _velocity(transformer, x, t, prompt_embeds, negative_embeds, guidance_scale)
-        x_next = euler_step(x, v, sigmas[i], sigmas[i + 1])
         if reward_grad is not None:
-            sigma = torch.full((x.shape[0],), sigmas[i], device=x.device)
-            x_next = x_next + (sigmas[i] - sigmas[i + 1]) * reward_grad(x, sigma)
-        x = x_next
+            v = v - reward_grad(x, torch.full((x.shape[0],), sigma, device=x.device))
+        return v
+
+    x = latents.float()
+    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:], strict=True):
+        x = ode_step(drift, x, sigma, sigma_next, solver)
     return x
 
 
@@ -84,8 +93,12 @@ def generate_latents(
     guidance_scale: float = 5.0,
     negative_prompt: str = "",
     reward_grad: RewardGrad | None = None,
+    solver: str = "euler",
+    shift: float | None = None,
 ) -> torch.Tensor:
-    """Sample one latent per (prompt, seed): the same seed gives the same starting noise whatever the model."""
+    """Sample one latent per (prompt, seed): the same seed gives the same starting noise whatever the model.
+
+    `shift`: the σ table's shift (None: the model's own sampling shift)."""
     if len(prompts) != len(seeds):
         raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
     shape = generator.codec.latent_shape(num_frames, height, width)
@@ -93,15 +106,19 @@ def generate_latents(
     noise = initial_noise(shape, seeds).to(device)
     embeds = generator.encode_prompts(list(prompts))
     negative = generator.encode_prompts([negative_prompt] * len(prompts)) if guidance_scale > 1.0 else None
+    scheduler = generator.sampling_scheduler()
+    if shift is not None:
+        scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler.config, shift=shift)
     return sample_latents(
         generator.transformer,
-        generator.sampling_scheduler(),
+        scheduler,
         noise,
         embeds,
         num_steps,
         negative_embeds=negative,
         guidance_scale=guidance_scale,
         reward_grad=reward_grad,
+        solver=solver,
     )
 
 

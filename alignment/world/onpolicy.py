@@ -54,7 +54,8 @@ def sample_set(
         chunk = items[start:start + settings.chunk]
         latents.append(generate_latents(
             generator, [p for p, _ in chunk], [s for _, s in chunk], settings.num_frames, settings.height,
-            settings.width, num_steps=settings.steps, guidance_scale=settings.cfg))
+            settings.width, num_steps=settings.steps, guidance_scale=settings.cfg, solver=settings.solver,
+            shift=settings.shift))
     all_latents = torch.cat(latents)
     frames = decode_latents(generator, all_latents)
     analyses = [analyse(f, p) for f, (p, _) in zip(frames, items, strict=True)]

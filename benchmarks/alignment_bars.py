@@ -1,6 +1,8 @@
 """The issue's Bars for alignment in the synthetic world, each as a recipe that prints its figures (JSON lines).
 
   .venv/bin/python benchmarks/alignment_bars.py base       # pretrain-base if missing, then the quality gate
+  .venv/bin/python benchmarks/alignment_bars.py base --prompt-set train --prompts 50 --seeds 2 --solver heun
+      # the gate on training prompts: where sampling settings are chosen (never on the held-out prompts)
   .venv/bin/python benchmarks/alignment_bars.py dpo        # on-policy annotator pairs → Flow-DPO naive vs guarded
   .venv/bin/python benchmarks/alignment_bars.py guidance   # latent reward (noisy vs clean) → guided sampling
 
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alignment.evaluate import Arm, SampleSettings, evaluate, format_table, gate_rate  # noqa: E402
+from alignment.flow_matching import SOLVERS  # noqa: E402
 from alignment.world.clips import heldout_prompts, model_grammar, train_prompts  # noqa: E402
 
 VAR = ROOT / "var" / "alignment"
@@ -77,9 +80,29 @@ def ensure_base(model: Path, threads: int) -> dict:
     return json.loads((model / "pretrain.json").read_text())
 
 
-def settings_for(model: Path, steps: int, cfg: float, chunk: int = 40) -> SampleSettings:
+def settings_for(model: Path, args: argparse.Namespace, chunk: int = 40) -> SampleSettings:
     clip = json.loads((model / "generator.json").read_text())["clip"]
-    return SampleSettings(clip["num_frames"], clip["height"], clip["width"], steps=steps, cfg=cfg, chunk=chunk)
+    return SampleSettings(clip["num_frames"], clip["height"], clip["width"], steps=args.steps, cfg=args.cfg,
+                          chunk=chunk, solver=args.solver, shift=args.shift)
+
+
+def sampler_tag(args: argparse.Namespace) -> str:
+    """The sampling settings in a cache file name (the Euler / model-shift default keeps the earlier names)."""
+    tag = f"s{args.steps}-c{args.cfg}"
+    if args.solver != "euler":
+        tag += f"-{args.solver}"
+    return tag + (f"-shift{args.shift}" if args.shift is not None else "")
+
+
+def gate_prompts(args: argparse.Namespace) -> list[str]:
+    """The gate's prompts: held-out ones (the bar), or training ones (to choose sampling settings honestly)."""
+    grammar = model_grammar(args.model)
+    if args.prompt_set == "heldout":
+        return heldout_prompts(args.prompts, grammar=grammar)
+    drawn = list(dict.fromkeys(train_prompts(args.prompts * 4, seed=args.train_prompt_seed, grammar=grammar)))
+    if len(drawn) < args.prompts:
+        raise SystemExit(f"only {len(drawn)} distinct training prompts drawn, {args.prompts} asked")
+    return drawn[: args.prompts]
 
 
 def bar_base(args: argparse.Namespace) -> None:
@@ -91,14 +114,15 @@ def bar_base(args: argparse.Namespace) -> None:
     emit("base/pretrain", steps=meta.get("steps"), parameters=meta.get("parameters"),
          wall_s=meta.get("wall_s"), cpu_s=meta.get("cpu_s"))
     wait_quiet()
-    prompts = heldout_prompts(args.prompts, grammar=model_grammar(args.model))
+    prompts = gate_prompts(args)
     seeds = list(range(args.seeds))
+    settings = settings_for(args.model, args)
     with Timer() as t:
-        samples = sample_set(load_generator(args.model), prompts, seeds, settings_for(args.model, args.steps, args.cfg),
-                             analyse)
+        samples = sample_set(load_generator(args.model), prompts, seeds, settings, analyse)
     gate = gate_rate([judgement_from_analysis(a) for a in samples.analyses])
-    emit("base/gate", samples=len(samples.prompts), gate=gate.rate, ci=[gate.ci_low, gate.ci_high],
-         per_check=gate.per_check, wall_s=round(t.wall, 1), cpu_s=round(t.cpu, 1))
+    emit("base/gate", prompt_set=args.prompt_set, prompts=len(prompts), samples=len(samples.prompts),
+         steps=settings.steps, cfg=settings.cfg, solver=settings.solver, shift=settings.shift, gate=gate.rate,
+         ci=[gate.ci_low, gate.ci_high], per_check=gate.per_check, wall_s=round(t.wall, 1), cpu_s=round(t.cpu, 1))
     if args.grid:
         from alignment.evaluate import write_grid
 
@@ -112,14 +136,14 @@ def _sampled_train_set(model: Path, args: argparse.Namespace):
     from alignment.world.judge import analyse
     from alignment.world.onpolicy import sample_set
 
-    path = VAR / f"onpolicy-{model.name}-{args.pair_prompts}x{args.pair_seeds}-s{args.steps}-c{args.cfg}.pkl"
+    path = VAR / f"onpolicy-{model.name}-{args.pair_prompts}x{args.pair_seeds}-{sampler_tag(args)}.pkl"
     if path.is_file():
         return pickle.loads(path.read_bytes()), None
     grammar = model_grammar(model)
     prompts = list(dict.fromkeys(train_prompts(args.pair_prompts * 2, seed=11, grammar=grammar)))[: args.pair_prompts]
     with Timer() as t:
         samples = sample_set(load_generator(model), prompts, list(range(100, 100 + args.pair_seeds)),
-                             settings_for(model, args.steps, args.cfg), analyse)
+                             settings_for(model, args), analyse)
     path.write_bytes(pickle.dumps(samples))
     return samples, t
 
@@ -179,7 +203,7 @@ def bar_dpo(args: argparse.Namespace) -> None:
     wait_quiet()
     prompts = heldout_prompts(args.prompts, grammar=model_grammar(args.model))
     report = evaluate(args.model, arms, prompts, list(range(args.seeds)),
-                      settings_for(args.model, args.steps, args.cfg), pixel_judge, VAR / "eval-dpo")
+                      settings_for(args.model, args), pixel_judge, VAR / "eval-dpo")
     _emit_report("dpo/eval", report)
     emit("dpo/total", wall_s=round(time.monotonic() - total_wall0, 1),
          cpu_s=round(time.process_time() - total_cpu0, 1))
@@ -233,7 +257,7 @@ def bar_guidance(args: argparse.Namespace) -> None:
     wait_quiet()
     prompts = heldout_prompts(args.prompts, grammar=model_grammar(args.model))
     report = evaluate(args.model, arms, prompts, list(range(args.seeds)),
-                      settings_for(args.model, args.steps, args.cfg), pixel_judge, VAR / "eval-guidance")
+                      settings_for(args.model, args), pixel_judge, VAR / "eval-guidance")
     _emit_report("guidance/eval", report)
 
 
@@ -262,6 +286,11 @@ def main() -> None:
     # chosen on 40 training prompts (never the held-out ones): 30 steps / CFG 3 gate 72.5%, 20 / 3 70%, 20 / 4 70%
     parser.add_argument("--steps", type=int, default=30, help="sampling steps")
     parser.add_argument("--cfg", type=float, default=3.0)
+    parser.add_argument("--solver", default="euler", choices=SOLVERS, help="the sampler's ODE solver")
+    parser.add_argument("--shift", type=float, help="the σ table's shift (default: the model's sampling shift)")
+    parser.add_argument("--prompt-set", default="heldout", choices=("heldout", "train"),
+                        help="base: gate on held-out prompts (the bar) or on training prompts (to choose settings)")
+    parser.add_argument("--train-prompt-seed", type=int, default=7, help="base --prompt-set train: prompt draw")
     parser.add_argument("--grid", type=Path, help="base: write a PNG of samples here")
     parser.add_argument("--target", default="VQ", choices=("VQ", "MQ", "TA"))
     parser.add_argument("--annotator", default="careful")

@@ -119,6 +119,8 @@ class Caption:
     alignment: str
     caption: str
     totals: tuple[int, int, int] = (0, 0, 0)  # flaw totals of VQ, MQ, TA
+    # Per dimension, each defect's shown level index (none 0 … severe 4), in VQ_/MQ_/TA_DEFECTS order.
+    levels: tuple[tuple[int, ...], ...] = ((), (), ())
 
     def pieces(self, prompt: str) -> list[tuple[str, bool]]:
         """(text, is_target) in sequence order; the prompt and the field names are context."""
@@ -131,10 +133,13 @@ class Caption:
 
 
 def describe(attrs: PromptAttrs, defects: Defects) -> Caption:
+    levels = tuple(tuple(LEVELS.index(lv) for lv in _shown_levels(defects, names, attrs))
+                   for names in (VQ_DEFECTS, MQ_DEFECTS, TA_DEFECTS))
     return Caption(
         visual=_levels(defects, VQ_DEFECTS, attrs),
         motion=_levels(defects, MQ_DEFECTS, attrs),
         alignment=_levels(defects, TA_DEFECTS, attrs),
         caption=visible_caption(attrs, defects),
         totals=tuple(flaw_total(defects, names, attrs) for names in (VQ_DEFECTS, MQ_DEFECTS, TA_DEFECTS)),
+        levels=levels,
     )

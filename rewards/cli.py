@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
                              ("defect_rate", float, "share of defects present in the sparse half of the clips"),
                              ("readout_share", float, "share of clips laid out as the reward template, flaw "
                                                       "totals predicted at the reward tokens (default 0)"),
+                             ("readout_target", str, "total (number words) or levels (each defect level, "
+                                                     "regressed) at the reward tokens"),
                              ("warmup_steps", int, None), ("initializer_range", float, None),
                              ("vision_initializer_range", float, None),
                              ("patch_init", str, "random or dct (the patch embedding's starting filters)"),

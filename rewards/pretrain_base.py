@@ -40,11 +40,14 @@ from rewards.config import ConfigError, VideoConfig
 from rewards.patch_basis import init_patch_embedding
 from rewards.pause import wait_while_paused
 from rewards.pretrain_sequences import (
+    READOUT_TARGETS,
+    ReadoutHeads,
     caption_loss,
     labelled_logits,
     make_batch,
     number_corpus,
     number_token_ids,
+    readout_levels,
     reward_token_ids,
 )
 from rewards.tiny_base import tiny_qwen2vl_config
@@ -108,6 +111,9 @@ class PretrainConfig:
     # reward tokens (``rewards.pretrain_sequences``); the rest are captions. 0: a captioner only, whose
     # tokenizer has no reward tokens (the reward model adds them).
     readout_share: float = 0.0
+    # What the readout trains at the reward tokens: "total" (the flaw total as a number word) or "levels"
+    # (every defect level, regressed by pretraining-only linear heads); see rewards.pretrain_sequences.
+    readout_target: str = "total"
     workers: int = 2  # rendering processes
     threads: int = 2
 
@@ -130,6 +136,8 @@ class PretrainConfig:
         need(self.workers >= 1 and self.threads >= 1, "pretrain workers and threads must be >= 1")
         need(self.patch_init in ("random", "dct"), f"pretrain patch_init must be random or dct, got {self.patch_init!r}")
         need(0 <= self.readout_share <= 1, f"pretrain readout_share must be in [0, 1], got {self.readout_share}")
+        need(self.readout_target in READOUT_TARGETS,
+             f"pretrain readout_target must be one of {READOUT_TARGETS}, got {self.readout_target!r}")
 
     def video_config(self) -> VideoConfig:
         """The reward model's sampling that sees exactly these clips: every frame, at the rendered size."""
@@ -143,9 +151,10 @@ class PretrainConfig:
 
     def key(self) -> str:
         """What the saved weights depend on (not the rendering worker count or the thread count)."""
-        # readout_share joined the recipe later: left at 0 it keeps the key of the bases built before it.
+        # The readout joined the recipe later: left at its defaults it keeps the key of the bases built before.
+        later = {"readout_share": 0.0, "readout_target": "total"}
         return _digest({k: v for k, v in asdict(self).items() if k not in ("workers", "threads")
-                        and not (k == "readout_share" and v == 0.0)})
+                        and not (k in later and v == later[k])})
 
 
 def _cpu_seconds() -> float:
@@ -248,10 +257,11 @@ def _corpus(specs: Sequence[ClipSpec], readout: bool) -> list[str]:
 
 def build_tokenizer(cfg: PretrainConfig, specs: Sequence[ClipSpec]) -> PreTrainedTokenizerBase:
     """The tiny BPE over the captions; with a readout, also the reward tokens and one token per total."""
-    readout = cfg.readout_share > 0
-    tokenizer = build_tiny_tokenizer(_corpus(specs, readout), vocab_size=cfg.vocab_size)
-    if readout:
+    numbers = cfg.readout_share > 0 and cfg.readout_target == "total"
+    tokenizer = build_tiny_tokenizer(_corpus(specs, numbers), vocab_size=cfg.vocab_size)
+    if cfg.readout_share > 0:
         reward_token_ids(tokenizer)
+    if numbers:
         number_token_ids(tokenizer)  # fails now, not mid-run, if a number word splits
     return tokenizer
 
@@ -320,30 +330,34 @@ def held_out_metrics(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrain
 @torch.no_grad()
 def held_out_readout(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrainedTokenizerBase,
                      frames: Sequence[np.ndarray], specs: Sequence[ClipSpec], video_cfg: VideoConfig,
-                     batch_size: int) -> dict[str, Any]:
-    """In the reward template, per dimension: the correlation between the expected flaw total the base
-    predicts at the reward token (softmax over the number words) and the true one, and the exact-hit rate."""
+                     batch_size: int, heads: ReadoutHeads | None = None) -> dict[str, Any]:
+    """In the reward template, per dimension: the correlation between the flaw total the base predicts at
+    the reward token and the true one — the expected number word (softmax over them), or with ``heads``
+    the sum of the regressed levels."""
     was_training = model.training
     model.eval()
-    numbers = number_token_ids(tokenizer)
-    values = torch.arange(len(numbers), dtype=torch.float32)
-    expected, truth, hits = [], [], 0
+    numbers = number_token_ids(tokenizer) if heads is None else None
+    values = torch.arange(len(numbers or ()), dtype=torch.float32)
+    expected, truth = [], []
     for start in range(0, len(specs), batch_size):
         chunk = specs[start:start + batch_size]
         captions = [s.caption() for s in chunk]
         batch = make_batch(tokenizer, frames[start:start + batch_size], [s.prompt for s in chunk], captions,
-                           video_cfg, readout=[True] * len(chunk))
-        logits, targets, _ = labelled_logits(model, batch)  # three per clip, in VQ, MQ, TA order
-        number_logits = logits[:, numbers]
-        expected.append((number_logits.softmax(-1) * values).sum(-1).reshape(-1, 3).numpy())
+                           video_cfg, readout=[True] * len(chunk),
+                           readout_target="total" if heads is None else "levels")
+        if heads is None:
+            logits, _, _ = labelled_logits(model, batch)  # three per clip, in VQ, MQ, TA order
+            expected.append((logits[:, numbers].softmax(-1) * values).sum(-1).reshape(-1, 3).numpy())
+        else:
+            predicted, _ = readout_levels(model, heads, batch)
+            expected.append(np.stack([part.sum(-1).numpy() for part in predicted.split(heads.sizes, dim=-1)], 1))
         truth.append(np.array([c.totals for c in captions]))
-        hits += int((logits.argmax(-1) == targets).sum())
     model.train(was_training)
     exp, tru = np.concatenate(expected), np.concatenate(truth)
     correlation = {dim: round(float(np.corrcoef(exp[:, k], tru[:, k])[0, 1]), 3)
                    if exp[:, k].std() > 0 and tru[:, k].std() > 0 else float("nan")
                    for k, dim in enumerate(("VQ", "MQ", "TA"))}
-    return {"readout_correlation": correlation, "readout_exact": hits / max(tru.size, 1)}
+    return {"readout_correlation": correlation}
 
 
 def pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | Path | None = None,
@@ -379,9 +393,11 @@ def _pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | 
         sample = np.concatenate([patchify(frames[i], video_cfg).pixel_values[::7]
                                  for i in range(0, n_train, 10)])
     model = build_model(cfg, tokenizer, sample)
+    heads = ReadoutHeads(cfg.hidden_size) if cfg.readout_share > 0 and cfg.readout_target == "levels" else None
     train_idx = np.arange(n_train)
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-    for name, p in model.named_parameters():
+    named = [*model.named_parameters(), *(heads.named_parameters(prefix="readout") if heads else ())]
+    for name, p in named:
         key = (".visual." in f".{name}", not (p.ndim < 2 or "embed" in name))  # (vision side, decays)
         groups.setdefault(key, []).append(p)
     optimizer = torch.optim.AdamW([
@@ -417,14 +433,15 @@ def _pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | 
             idx = order[start:start + cfg.batch_size]
             batch = make_batch(tokenizer, [frames[i] for i in idx], [specs[i].prompt for i in idx],
                                [specs[i].caption() for i in idx], video_cfg,
-                               readout=list(layout_rng.random(len(idx)) < cfg.readout_share))
+                               readout=list(layout_rng.random(len(idx)) < cfg.readout_share),
+                               readout_target=cfg.readout_target)
             wait_while_paused()
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * lr_factor(step, spent)
-            loss = caption_loss(model, batch)
+            loss = caption_loss(model, batch, heads)
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
             optimizer.step()
             step += 1
             losses.append(loss.item())
@@ -446,7 +463,7 @@ def _pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | 
         held = held_out_metrics(model, tokenizer, frames[n_train:], specs[n_train:], video_cfg, cfg.batch_size)
         if cfg.readout_share > 0:
             held.update(held_out_readout(model, tokenizer, frames[n_train:], specs[n_train:], video_cfg,
-                                         cfg.batch_size))
+                                         cfg.batch_size, heads))
         logger.info("held-out captioning: %s", held)
     result = PretrainResult(
         directory=out_dir, steps=step, epochs_done=step / steps_per_epoch,

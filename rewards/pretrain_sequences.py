@@ -4,8 +4,12 @@ Two layouts of one clip:
 - the *caption* (``rewards.captions``): the clip's visual and motion defects, what is seen, the prompt and
   the mismatches with it, every described token predicted from the ones before;
 - the *readout*: exactly the reward model's own template (``rewards.template``, the paper's layout: VQ and
-  MQ before the prompt) with the reward tokens in it, and at each reward token the dimension's flaw total
-  predicted as the number word (" 0", " 1", …). Nothing else in it is a target.
+  MQ before the prompt) with the reward tokens in it; nothing but the reward tokens' hidden states is
+  trained there, with one of two targets (``READOUT_TARGETS``): "total", the dimension's flaw total
+  predicted as the number word (" 0", " 1", …) by the language-model head; or "levels", each of the
+  dimension's defect levels (0 … 4) regressed by a linear head (``ReadoutHeads``) that is used only in
+  pretraining — the hidden state then holds every level linearly, and the reward model's own linear head
+  weighs them.
 
 Why the readout: the reward model reads one hidden state per dimension, at its reward token. A captioner
 alone gathers the evidence where it writes the level words, in a context the template never shows it (the
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from transformers import PreTrainedTokenizerBase, Qwen2VLForConditionalGeneration
 
 from rewards.captions import Caption
@@ -33,8 +38,10 @@ from rewards.config import ModelConfig, VideoConfig
 from rewards.template import sequence_ids
 from rewards.tokenizer import VIDEO_PAD, VISION_END, VISION_START, add_reward_tokens
 from rewards.video_input import patchify
+from synthetic.defects import MQ_DEFECTS, TA_DEFECTS, VQ_DEFECTS
 
 IGNORE = -100
+READOUT_TARGETS = ("total", "levels")
 # The reward model's default layout (separate tokens, the prompt hidden from VQ and MQ): the readout trains
 # the base in exactly the sequence the reward model will show it.
 READOUT_LAYOUT = ModelConfig()
@@ -82,13 +89,15 @@ def caption_sequence(tokenizer: PreTrainedTokenizerBase, num_video_tokens: int, 
 
 
 def readout_sequence(tokenizer: PreTrainedTokenizerBase, num_video_tokens: int, prompt: str, caption: Caption,
-                     rewards: Sequence[int], numbers: Sequence[int]) -> tuple[list[int], list[int]]:
-    """The reward template's ids, labelled only at the reward tokens: each with its dimension's flaw total."""
+                     rewards: Sequence[int], numbers: Sequence[int] | None) -> tuple[list[int], list[int], list[int]]:
+    """The reward template's ids, its reward-token positions, and labels: with ``numbers``, each reward
+    token labelled with its dimension's flaw total; without, none (the levels are regressed instead)."""
     ids, positions = sequence_ids(tokenizer, num_video_tokens, prompt, rewards, READOUT_LAYOUT)
     labels = [IGNORE] * len(ids)
-    for position, total in zip(positions, caption.totals, strict=True):
-        labels[position] = numbers[total]
-    return ids, labels
+    if numbers is not None:
+        for position, total in zip(positions, caption.totals, strict=True):
+            labels[position] = numbers[total]
+    return ids, labels, positions
 
 
 @dataclass
@@ -98,27 +107,30 @@ class CaptionBatch:
     mm_token_type_ids: torch.Tensor  # (B, L): 2 on video_pad
     labels: torch.Tensor  # (B, L): the token id predicted at each position, IGNORE where none
     readout: torch.Tensor  # (B,) bool: the row is laid out as the reward template
+    reward_positions: torch.Tensor  # (B, 3): VQ, MQ, TA token positions of readout rows, 0 in caption rows
+    levels: torch.Tensor  # (B, 17) float: the shown level indices, VQ then MQ then TA defects
     pixel_values_videos: torch.Tensor  # (N, 1176)
     video_grid_thw: torch.Tensor  # (B, 3)
 
 
 def make_batch(tokenizer: PreTrainedTokenizerBase, frames: Sequence[np.ndarray], prompts: Sequence[str],
-               captions: Sequence[Caption], video_cfg: VideoConfig,
-               readout: Sequence[bool] | None = None) -> CaptionBatch:
+               captions: Sequence[Caption], video_cfg: VideoConfig, readout: Sequence[bool] | None = None,
+               readout_target: str = "total") -> CaptionBatch:
     """Clips with their texts; ``readout[i]`` lays clip i out as the reward template instead of a caption."""
     patches = [patchify(f, video_cfg) for f in frames]
     merge = video_cfg.merge_size
     readout = readout if readout is not None else [False] * len(frames)
     if any(readout):
-        rewards, numbers = reward_token_ids(tokenizer), number_token_ids(tokenizer)
+        rewards = reward_token_ids(tokenizer)
+        numbers = number_token_ids(tokenizer) if readout_target == "total" else None
     rows = [readout_sequence(tokenizer, p.num_video_tokens(merge), prompt, c, rewards, numbers) if r
-            else caption_sequence(tokenizer, p.num_video_tokens(merge), prompt, c)
+            else (*caption_sequence(tokenizer, p.num_video_tokens(merge), prompt, c), [0, 0, 0])
             for p, prompt, c, r in zip(patches, prompts, captions, readout, strict=True)]
-    length = max(len(ids) for ids, _ in rows)
+    length = max(len(ids) for ids, _, _ in rows)
     input_ids = torch.full((len(rows), length), tokenizer.pad_token_id, dtype=torch.long)
     attention = torch.zeros((len(rows), length), dtype=torch.long)
     labels = torch.full((len(rows), length), IGNORE, dtype=torch.long)
-    for i, (ids, lab) in enumerate(rows):
+    for i, (ids, lab, _) in enumerate(rows):
         input_ids[i, :len(ids)] = torch.tensor(ids)
         attention[i, :len(ids)] = 1
         labels[i, :len(lab)] = torch.tensor(lab)
@@ -127,26 +139,70 @@ def make_batch(tokenizer: PreTrainedTokenizerBase, frames: Sequence[np.ndarray],
         input_ids=input_ids, attention_mask=attention,
         mm_token_type_ids=((input_ids == video_pad) & attention.bool()).to(torch.int32) * 2, labels=labels,
         readout=torch.tensor(list(readout), dtype=torch.bool),
+        reward_positions=torch.tensor([pos for _, _, pos in rows], dtype=torch.long),
+        levels=torch.tensor([[lv for dim in c.levels for lv in dim] for c in captions], dtype=torch.float32),
         pixel_values_videos=torch.from_numpy(np.concatenate([p.pixel_values for p in patches])),
         video_grid_thw=torch.from_numpy(np.stack([p.grid_thw for p in patches])),
     )
 
 
+class ReadoutHeads(nn.Module):
+    """Pretraining-only linear heads: from the hidden state at reward token d, dimension d's defect levels."""
+
+    def __init__(self, hidden_size: int, sizes: Sequence[int] = (len(VQ_DEFECTS), len(MQ_DEFECTS),
+                                                                  len(TA_DEFECTS))) -> None:
+        super().__init__()
+        self.sizes = list(sizes)
+        self.heads = nn.ModuleList(nn.Linear(hidden_size, n) for n in self.sizes)
+
+    def forward(self, at_tokens: torch.Tensor) -> torch.Tensor:
+        """(R, 3, H) hidden states at the three reward tokens → (R, 17) predicted levels."""
+        return torch.cat([head(at_tokens[:, d]) for d, head in enumerate(self.heads)], dim=-1)
+
+
+def _forward(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch) -> torch.Tensor:
+    return model.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                       pixel_values_videos=batch.pixel_values_videos, video_grid_thw=batch.video_grid_thw,
+                       mm_token_type_ids=batch.mm_token_type_ids, use_cache=False).last_hidden_state
+
+
+def _labelled(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch,
+              hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    predicts = batch.labels != IGNORE
+    rows = torch.nonzero(predicts)[:, 0]
+    return model.lm_head(hidden[predicts]), batch.labels[predicts], rows
+
+
 def labelled_logits(model: Qwen2VLForConditionalGeneration,
                     batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Logits (M, V) at the M labelled positions, their labels (M,) and rows (M,), in reading order."""
-    out = model.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                      pixel_values_videos=batch.pixel_values_videos, video_grid_thw=batch.video_grid_thw,
-                      mm_token_type_ids=batch.mm_token_type_ids, use_cache=False)
-    predicts = batch.labels != IGNORE
-    rows = torch.nonzero(predicts)[:, 0]
-    return model.lm_head(out.last_hidden_state[predicts]), batch.labels[predicts], rows
+    return _labelled(model, batch, _forward(model, batch))
 
 
-def caption_loss(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch) -> torch.Tensor:
-    """The mean cross-entropy of each layout present, summed: a readout's three labels per clip weigh as
-    much as a caption's ~80 (in one mean, the readout would be 4% of the signal)."""
-    logits, targets, rows = labelled_logits(model, batch)
+def readout_levels(model: Qwen2VLForConditionalGeneration, heads: ReadoutHeads,
+                   batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted and true levels (R, 17) of the R readout rows."""
+    return _readout_levels(heads, batch, _forward(model, batch))
+
+
+def _readout_levels(heads: ReadoutHeads, batch: CaptionBatch,
+                    hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    rows = torch.nonzero(batch.readout)[:, 0]
+    at_tokens = hidden[rows.unsqueeze(1), batch.reward_positions[rows]]  # (R, 3, H)
+    return heads(at_tokens), batch.levels[rows]
+
+
+def caption_loss(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch,
+                 heads: ReadoutHeads | None = None) -> torch.Tensor:
+    """The mean of each part present, summed: the caption's cross-entropy, the readout's (its three labels
+    per clip weigh as much as a caption's ~80; in one mean they would be 4% of the signal), and with
+    ``heads`` the readout levels' squared error (on the 0-4 scale, where a level's variance is about 1)."""
+    hidden = _forward(model, batch)
+    logits, targets, rows = _labelled(model, batch, hidden)
     losses = F.cross_entropy(logits, targets, reduction="none")
     is_readout = batch.readout[rows]
-    return sum(losses[part].mean() for part in (~is_readout, is_readout) if part.any())
+    total = sum(losses[part].mean() for part in (~is_readout, is_readout) if part.any())
+    if heads is not None and batch.readout.any():
+        predicted, true = _readout_levels(heads, batch, hidden)
+        total = total + F.mse_loss(predicted, true)
+    return total

@@ -14,6 +14,7 @@ from rewards.network import RewardNetwork
 from rewards.pretrain_base import INFO_FILE, PretrainConfig, pretrain_base
 from rewards.pretrain_sequences import (
     IGNORE,
+    ReadoutHeads,
     caption_loss,
     caption_sequence,
     make_batch,
@@ -44,8 +45,8 @@ def tokenizer():
 
 def test_readout_is_the_reward_template_labelled_with_the_flaw_totals_at_the_reward_tokens(tokenizer):
     assert CAPTION.totals == (6, 1, 2)
-    ids, labels = readout_sequence(tokenizer, 3, PROMPT, CAPTION, reward_token_ids(tokenizer),
-                                   number_token_ids(tokenizer))
+    ids, labels, _ = readout_sequence(tokenizer, 3, PROMPT, CAPTION, reward_token_ids(tokenizer),
+                                      number_token_ids(tokenizer))
     text = tokenizer.decode(ids)
     assert text == ("<|vision_start|>" + "<|video_pad|>" * 3 + "<|vision_end|> Visual quality:<|VQ_reward|>"
                     " Motion quality:<|MQ_reward|> Prompt: " + PROMPT + " Text alignment:<|TA_reward|>")
@@ -72,36 +73,65 @@ def test_every_total_is_one_token_and_a_split_one_is_named():
         number_token_ids(build_tiny_tokenizer(["a red square"], vocab_size=300))
 
 
-def test_each_layout_is_its_own_mean_in_the_loss(tokenizer, tmp_path):
+CFG = PretrainConfig(size=56, frames=4, fps=4.0, hidden_size=32, num_layers=1, vision_depth=1, vision_embed_dim=16,
+                     patch_init="random")
+FRAMES = torch.rand(2, 4, 56, 56, 3, generator=torch.Generator().manual_seed(0)).mul(255).to(torch.uint8).numpy()
+
+
+def _row_alone(model, batch, row):
+    """The full model's forward of one row on its own (an independent route to the batched loss)."""
+    return model(input_ids=batch.input_ids[row:row + 1], attention_mask=batch.attention_mask[row:row + 1],
+                 pixel_values_videos=torch.from_numpy(patchify(FRAMES[row], CFG.video_config()).pixel_values),
+                 video_grid_thw=batch.video_grid_thw[row:row + 1],
+                 mm_token_type_ids=batch.mm_token_type_ids[row:row + 1], output_hidden_states=True)
+
+
+def test_each_layout_is_its_own_mean_in_the_loss(tokenizer):
     from rewards.pretrain_base import build_model
 
-    cfg = PretrainConfig(size=56, frames=4, fps=4.0, hidden_size=32, num_layers=1, vision_depth=1,
-                         vision_embed_dim=16, patch_init="random")
-    model = build_model(cfg, tokenizer).eval()
-    frames = torch.rand(2, 4, 56, 56, 3).mul(255).to(torch.uint8).numpy()
-    batch = make_batch(tokenizer, list(frames), [PROMPT, PROMPT], [CAPTION, CAPTION], cfg.video_config(),
+    model = build_model(CFG, tokenizer).eval()
+    batch = make_batch(tokenizer, list(FRAMES), [PROMPT, PROMPT], [CAPTION, CAPTION], CFG.video_config(),
                        readout=[False, True])
     with torch.no_grad():
         loss = caption_loss(model, batch)
-        # Independently: the full LM forward of each row alone, next-token style for the caption.
         per_row = []
         for row in range(2):
-            out = model(input_ids=batch.input_ids[row:row + 1], attention_mask=batch.attention_mask[row:row + 1],
-                        pixel_values_videos=torch.from_numpy(patchify(frames[row], cfg.video_config()).pixel_values),
-                        video_grid_thw=batch.video_grid_thw[row:row + 1],
-                        mm_token_type_ids=batch.mm_token_type_ids[row:row + 1])
             keep = batch.labels[row] != IGNORE
-            per_row.append(F.cross_entropy(out.logits[0][keep], batch.labels[row][keep]))
+            per_row.append(F.cross_entropy(_row_alone(model, batch, row).logits[0][keep], batch.labels[row][keep]))
     assert (batch.labels[1] != IGNORE).sum() == 3 and (batch.labels[0] != IGNORE).sum() > 30
     assert loss.item() == pytest.approx((per_row[0] + per_row[1]).item(), rel=1e-5)
 
 
-def test_a_base_pretrained_with_the_readout_hands_its_reward_tokens_to_the_reward_model(tmp_path):
-    cfg = PretrainConfig(**{**TINY_PRETRAIN.__dict__, "readout_share": 0.5})
+def test_levels_readout_regresses_each_defect_level_at_its_dimensions_token(tokenizer):
+    from rewards.pretrain_base import build_model
+
+    model = build_model(CFG, tokenizer).eval()
+    heads = ReadoutHeads(CFG.hidden_size)
+    batch = make_batch(tokenizer, list(FRAMES), [PROMPT, PROMPT], [CAPTION, CAPTION], CFG.video_config(),
+                       readout=[False, True], readout_target="levels")
+    assert (batch.labels[1] != IGNORE).sum() == 0  # no number words: the levels are the readout's target
+    # blur mild 2, noise severe 4 | jitter faint 1 | colour mild 2 (VQ, MQ, TA defects in order).
+    assert batch.levels[1].tolist() == [2, 4, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0]
+    with torch.no_grad():
+        loss = caption_loss(model, batch, heads)
+        keep = batch.labels[0] != IGNORE
+        caption = F.cross_entropy(_row_alone(model, batch, 0).logits[0][keep], batch.labels[0][keep])
+        hidden = _row_alone(model, batch, 1).hidden_states[-1][0]
+        ids = batch.input_ids[1].tolist()
+        at = [ids.index(t) for t in reward_token_ids(tokenizer)]  # VQ, MQ, TA token positions
+        predicted = torch.cat([heads.heads[d](hidden[at[d]]) for d in range(3)])
+    squared = ((predicted - batch.levels[1]) ** 2).mean()
+    assert loss.item() == pytest.approx((caption + squared).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("target", ["total", "levels"])
+def test_a_base_pretrained_with_the_readout_hands_its_reward_tokens_to_the_reward_model(tmp_path, target):
+    cfg = PretrainConfig(**{**TINY_PRETRAIN.__dict__, "readout_share": 0.5, "readout_target": target})
     result = pretrain_base(tmp_path / "base", cfg, clip_dir=tmp_path / "clips", max_steps=3)
     info = json.loads((result.directory / INFO_FILE).read_text())
     assert set(info["result"]["held_out"]["readout_correlation"]) == {"VQ", "MQ", "TA"}
     assert cfg.key() != TINY_PRETRAIN.key()  # a different recipe, cached apart
+    assert not any("readout" in name for name in safe_open_keys(result.directory))  # pretraining-only heads
     saved_tok = AutoTokenizer.from_pretrained(result.directory)
     saved = Qwen2VLForConditionalGeneration.from_pretrained(result.directory).model.get_input_embeddings().weight
     reward_ids = [saved_tok.convert_tokens_to_ids(t) for t in REWARD_TOKENS.values()]
@@ -116,8 +146,17 @@ def test_a_base_pretrained_with_the_readout_hands_its_reward_tokens_to_the_rewar
     assert rewards.shape == (1, 3) and torch.isfinite(rewards).all()
 
 
-def test_readout_share_outside_zero_to_one_is_refused():
+def safe_open_keys(directory):
+    from safetensors import safe_open
+
+    with safe_open(directory / "model.safetensors", "pt") as fh:
+        return list(fh.keys())
+
+
+def test_bad_readout_settings_are_refused():
     from rewards.config import ConfigError
 
     with pytest.raises(ConfigError, match="readout_share"):
         PretrainConfig(readout_share=1.5)
+    with pytest.raises(ConfigError, match="readout_target"):
+        PretrainConfig(readout_share=0.5, readout_target="utility")

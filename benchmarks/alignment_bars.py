@@ -3,6 +3,8 @@
   .venv/bin/python benchmarks/alignment_bars.py base       # pretrain-base if missing, then the quality gate
   .venv/bin/python benchmarks/alignment_bars.py base --prompt-set train --prompts 50 --seeds 2 --solver heun
       # the gate on training prompts: where sampling settings are chosen (never on the held-out prompts)
+  .venv/bin/python benchmarks/alignment_bars.py sweep --prompts 50 --seeds 2
+      # integrator, CFG, shift chosen one at a time on training prompts, the choice measured once on held-out ones
   .venv/bin/python benchmarks/alignment_bars.py dpo        # on-policy annotator pairs → Flow-DPO naive vs guarded
   .venv/bin/python benchmarks/alignment_bars.py guidance   # latent reward (noisy vs clean) → guided sampling
 
@@ -128,6 +130,55 @@ def bar_base(args: argparse.Namespace) -> None:
 
         picks = range(0, len(samples.prompts), len(seeds))
         write_grid(args.grid, [[samples.frames[i]] for i in list(picks)[:12]])
+
+
+def _solver_evals(solver: str, steps: int) -> int:
+    """Network evaluations (each a CFG pair) of one sample: Heun's last step to σ = 0 is an Euler step."""
+    return {"euler": steps, "heun": 2 * steps - 1, "midpoint": 2 * steps}[solver]
+
+
+def bar_sweep(args: argparse.Namespace) -> None:
+    """Sampling settings chosen on training prompts, one factor at a time, then measured once on held-out prompts.
+
+    Stage 1: the integrator (solver:steps pairs) at --cfg; stage 2: CFG scales at stage 1's choice; stage 3: σ-table
+    shifts at stage 2's. Each stage keeps the higher training-prompt gate, the cheaper setting on a tie.
+    """
+    from alignment.generator import load_generator
+    from alignment.world.judge import analyse, judgement_from_analysis
+    from alignment.world.onpolicy import sample_set
+
+    ensure_base(args.model, args.threads)
+    wait_quiet()
+    generator = load_generator(args.model)
+    train = gate_prompts(argparse.Namespace(**{**vars(args), "prompt_set": "train"}))
+    seeds = list(range(args.seeds))
+    measured: dict[tuple, float] = {}
+
+    def gate_of(setting: dict, prompts: list[str], seeds: list[int], name: str) -> float:
+        settings = settings_for(args.model, argparse.Namespace(**{**vars(args), **setting}))
+        with Timer() as t:
+            samples = sample_set(generator, prompts, seeds, settings, analyse)
+        gate = gate_rate([judgement_from_analysis(a) for a in samples.analyses])
+        emit(name, samples=len(samples.prompts), **setting, evals=_solver_evals(setting["solver"], setting["steps"]),
+             gate=gate.rate, ci=[gate.ci_low, gate.ci_high], per_check=gate.per_check, wall_s=round(t.wall, 1),
+             cpu_s=round(t.cpu, 1))
+        return gate.rate
+
+    def stage(candidates: list[dict]) -> dict:
+        for c in candidates:
+            key = tuple(sorted(c.items()))
+            if key not in measured:
+                measured[key] = gate_of(c, train, seeds, "sweep/train")
+        return max(candidates, key=lambda c: (measured[tuple(sorted(c.items()))],
+                                             -_solver_evals(c["solver"], c["steps"])))
+
+    integrators = [dict(solver=s, steps=int(n)) for s, n in (x.split(":") for x in args.sweep_integrators.split(","))]
+    best = stage([{**i, "cfg": args.cfg, "shift": args.shift} for i in integrators])
+    best = stage([best] + [{**best, "cfg": float(c)} for c in args.sweep_cfg.split(",")])
+    best = stage([best] + [{**best, "shift": float(x)} for x in args.sweep_shift.split(",")])
+    emit("sweep/chosen", **best, train_gate=measured[tuple(sorted(best.items()))])
+    heldout = heldout_prompts(args.heldout_prompts, grammar=model_grammar(args.model))
+    gate_of(best, heldout, list(range(args.heldout_seeds)), "sweep/heldout")
 
 
 def _sampled_train_set(model: Path, args: argparse.Namespace):
@@ -278,7 +329,7 @@ def _scale_for_rms(model, data, target: str, rms: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bar", choices=("base", "dpo", "guidance"))
+    parser.add_argument("bar", choices=("base", "sweep", "dpo", "guidance"))
     parser.add_argument("--model", type=Path, default=VAR / "base")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: least CPU per step when shared)")
     parser.add_argument("--prompts", type=int, default=50, help="held-out evaluation prompts")
@@ -290,7 +341,13 @@ def main() -> None:
     parser.add_argument("--shift", type=float, help="the σ table's shift (default: the model's sampling shift)")
     parser.add_argument("--prompt-set", default="heldout", choices=("heldout", "train"),
                         help="base: gate on held-out prompts (the bar) or on training prompts (to choose settings)")
-    parser.add_argument("--train-prompt-seed", type=int, default=7, help="base --prompt-set train: prompt draw")
+    parser.add_argument("--train-prompt-seed", type=int, default=7, help="training-prompt draw (base, sweep)")
+    parser.add_argument("--sweep-integrators", default="euler:30,euler:60,euler:100,heun:30,midpoint:30",
+                        help="sweep stage 1: solver:steps pairs")
+    parser.add_argument("--sweep-cfg", default="2,4.5,6", help="sweep stage 2: CFG scales besides --cfg")
+    parser.add_argument("--sweep-shift", default="2,5", help="sweep stage 3: shifts besides the model's")
+    parser.add_argument("--heldout-prompts", type=int, default=50, help="sweep: held-out prompts for the chosen one")
+    parser.add_argument("--heldout-seeds", type=int, default=4)
     parser.add_argument("--grid", type=Path, help="base: write a PNG of samples here")
     parser.add_argument("--target", default="VQ", choices=("VQ", "MQ", "TA"))
     parser.add_argument("--annotator", default="careful")
@@ -318,7 +375,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     VAR.mkdir(parents=True, exist_ok=True)
-    {"base": bar_base, "dpo": bar_dpo, "guidance": bar_guidance}[args.bar](args)
+    {"base": bar_base, "sweep": bar_sweep, "dpo": bar_dpo, "guidance": bar_guidance}[args.bar](args)
 
 
 if __name__ == "__main__":

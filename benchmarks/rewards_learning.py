@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--token-init", default="previous", choices=("mean", "previous"),
                         help="reward tokens start as the mean embedding or as the ':' before each")
     parser.add_argument("--base", type=Path, help="a pretrained base directory (default: the cached default recipe)")
+    parser.add_argument("--head-only", action="store_true",
+                        help="train only the head and the reward tokens (no LoRA, merger frozen)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # One thread: on this shared 2-core machine a second thread cost 3-4x the CPU (spinning, contention).
@@ -54,6 +56,8 @@ def main() -> None:
                                         token_init=args.token_init), args.epochs)
     if args.lr_lora is not None:
         config = replace(config, train=replace(config.train, lr_lora=args.lr_lora))
+    if args.head_only:
+        config = replace(config, train=replace(config.train, train_lora=False, train_merger=False))
     train_csv = world / ("train_mos.csv" if args.loss == "regression" else "train.csv")
     start, cpu = time.perf_counter(), time.process_time()
     run = train_and_test(f"{args.loss} separate tokens", world, config, out, train_csv=train_csv,

@@ -89,6 +89,12 @@ def _checklist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flag(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise argparse.ArgumentTypeError(f"expected 0 or 1, got {text!r}")
+    return text == "1"
+
+
 def _pretrain_base(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
@@ -179,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "totals predicted at the reward tokens (default 0)"),
                              ("readout_target", str, "total (number words) or levels (each defect level, "
                                                      "regressed) at the reward tokens"),
+                             ("readout_checklist", _flag, "1: the readout's template lists each dimension's "
+                                                          "defect words, each labelled with its level"),
                              ("warmup_steps", int, None), ("initializer_range", float, None),
                              ("vision_initializer_range", float, None),
                              ("patch_init", str, "random or dct (the patch embedding's starting filters)"),

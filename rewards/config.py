@@ -74,8 +74,19 @@ class ModelConfig:
     # before each one in the template (the ":" of " Visual quality:" …), where a captioner base predicts that
     # dimension's summary: the head then starts reading what the base already computes there.
     reward_token_init: str = "mean"
+    # Checklist words listed after each dimension's field name and before its reward token (VQ, MQ, TA; empty:
+    # the paper's template). Each word is a question the model answers at its own position — measured on the
+    # tiny base: motion evidence appears only at the position of a motion-defect word (frozen r 0.93 there,
+    # 0.03 at the field's ":"), so the reward token reads it from there. See rewards.pretrain_sequences.
+    checklist: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
+        # Lists from JSON/TOML become tuples so the frozen dataclass stays hashable.
+        object.__setattr__(self, "checklist", tuple(tuple(words) for words in self.checklist))
+        _require(not self.checklist or (len(self.checklist) == 3 and self.token_mode == "separate"),
+                 "model.checklist needs separate tokens and three word lists (VQ, MQ, TA)")
+        _require(all(isinstance(w, str) and w.strip() and w == w.strip() for ws in self.checklist for w in ws),
+                 "model.checklist words must be non-empty strings without surrounding spaces")
         _require(self.token_mode in TOKEN_MODES,
                  f"model.token_mode must be one of {TOKEN_MODES}, got {self.token_mode!r}")
         _require(self.reward_token_init in ("mean", "previous"),

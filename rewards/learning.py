@@ -22,7 +22,7 @@ from rewards.config import DIMENSIONS, ModelConfig, RewardConfig, TrainConfig
 from rewards.data import PairCollator, PairDataset, read_pairs
 from rewards.metrics import tie_separation_auc
 from rewards.predict import predict_pairs
-from rewards.pretrain_base import base_video_config
+from rewards.pretrain_base import base_checklist, base_video_config
 from rewards.scorer import RewardScorer
 from rewards.synthetic_world import SplitTruth, compare_to_oracle, split_truth
 from rewards.train import train
@@ -39,12 +39,13 @@ def reward_recipe(base_dir: str | Path, *, loss: str = "btt", token_mode: str = 
     by default the pretrained vision tower stays frozen (it halves the step time). Learning rates are those
     that learnt at hidden size ~100 (REFERENCE §7: 1e-3); with ``train_vision`` the tower and merger train
     at 1e-3 too. ``token_init`` "previous": each reward token starts as the ":" before it, where the
-    captioner base predicts that dimension's flaw total (``rewards.captions``)."""
+    captioner base predicts that dimension's flaw total (``rewards.captions``). A base whose readout was
+    trained with a checklist template gets that template (``base_checklist``)."""
     shared = token_mode == "shared"
     return RewardConfig(
         video=base_video_config(base_dir),
         model=ModelConfig(base=str(base_dir), token_mode=token_mode, vq_mq_see_prompt=shared,
-                          reward_token_init=token_init),
+                          reward_token_init=token_init, checklist=() if shared else base_checklist(base_dir)),
         train=TrainConfig(loss=loss, lora_r=16, lora_alpha=32, lora_dropout=0.0, train_vision=train_vision,
                           train_merger=True, train_lora=True, lr_head=3e-3, lr_embeddings=1e-3, lr_lora=1e-3,
                           lr_merger=1e-3 if train_vision else 3e-4, lr_vision=1e-3 if train_vision else 1e-4,

@@ -36,17 +36,20 @@ import torch.nn.functional as F
 from transformers import PreTrainedTokenizerBase, Qwen2VLForConditionalGeneration
 
 from rewards.captions import LEVELS, Caption, describe
-from rewards.config import ConfigError, VideoConfig
+from rewards.config import ConfigError, ModelConfig, VideoConfig
 from rewards.patch_basis import init_patch_embedding
 from rewards.pause import wait_while_paused
 from rewards.pretrain_sequences import (
+    READOUT_LAYOUT,
     READOUT_TARGETS,
     ReadoutHeads,
     caption_loss,
     labelled_logits,
+    level_token_ids,
     make_batch,
     number_corpus,
     number_token_ids,
+    readout_layout,
     readout_levels,
     reward_token_ids,
 )
@@ -114,6 +117,9 @@ class PretrainConfig:
     # What the readout trains at the reward tokens: "total" (the flaw total as a number word) or "levels"
     # (every defect level, regressed by pretraining-only linear heads); see rewards.pretrain_sequences.
     readout_target: str = "total"
+    # The readout's template lists each dimension's defect words before its token, each labelled with its
+    # level (rewards.pretrain_sequences.CHECKLIST); the reward model then uses that template (read_info).
+    readout_checklist: bool = False
     workers: int = 2  # rendering processes
     threads: int = 2
 
@@ -144,6 +150,10 @@ class PretrainConfig:
         return VideoConfig(fps=self.fps, min_frames=min(4, self.frames), max_frames=self.frames,
                            min_pixels=self.size * self.size, max_pixels=self.size * self.size)
 
+    def reward_template(self) -> ModelConfig:
+        """The template a reward model on this base should use: the one its readout trained."""
+        return readout_layout(self.readout_share > 0 and self.readout_checklist)
+
     def clip_key(self) -> str:
         # Not n_clips: clip i is the same for any n_clips, so a larger run reuses a smaller one's clips.
         keys = ("size", "frames", "fps", "seed") + (("defect_rate",) if self.defect_rate != 0.25 else ())
@@ -152,7 +162,7 @@ class PretrainConfig:
     def key(self) -> str:
         """What the saved weights depend on (not the rendering worker count or the thread count)."""
         # The readout joined the recipe later: left at its defaults it keeps the key of the bases built before.
-        later = {"readout_share": 0.0, "readout_target": "total"}
+        later = {"readout_share": 0.0, "readout_target": "total", "readout_checklist": False}
         return _digest({k: v for k, v in asdict(self).items() if k not in ("workers", "threads")
                         and not (k in later and v == later[k])})
 
@@ -261,8 +271,11 @@ def build_tokenizer(cfg: PretrainConfig, specs: Sequence[ClipSpec]) -> PreTraine
     tokenizer = build_tiny_tokenizer(_corpus(specs, numbers), vocab_size=cfg.vocab_size)
     if cfg.readout_share > 0:
         reward_token_ids(tokenizer)
+    # Fail now, not mid-run, if a word the readout labels with splits.
     if numbers:
-        number_token_ids(tokenizer)  # fails now, not mid-run, if a number word splits
+        number_token_ids(tokenizer)
+    if cfg.readout_share > 0 and cfg.readout_checklist:
+        level_token_ids(tokenizer)
     return tokenizer
 
 
@@ -330,7 +343,8 @@ def held_out_metrics(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrain
 @torch.no_grad()
 def held_out_readout(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrainedTokenizerBase,
                      frames: Sequence[np.ndarray], specs: Sequence[ClipSpec], video_cfg: VideoConfig,
-                     batch_size: int, heads: ReadoutHeads | None = None) -> dict[str, Any]:
+                     batch_size: int, heads: ReadoutHeads | None = None,
+                     layout_cfg: ModelConfig = READOUT_LAYOUT) -> dict[str, Any]:
     """In the reward template, per dimension: the correlation between the flaw total the base predicts at
     the reward token and the true one — the expected number word (softmax over them), or with ``heads``
     the sum of the regressed levels."""
@@ -344,7 +358,7 @@ def held_out_readout(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrain
         captions = [s.caption() for s in chunk]
         batch = make_batch(tokenizer, frames[start:start + batch_size], [s.prompt for s in chunk], captions,
                            video_cfg, readout=[True] * len(chunk),
-                           readout_target="total" if heads is None else "levels")
+                           readout_target="total" if heads is None else "levels", layout_cfg=layout_cfg)
         if heads is None:
             logits, _, _ = labelled_logits(model, batch)  # three per clip, in VQ, MQ, TA order
             expected.append((logits[:, numbers].softmax(-1) * values).sum(-1).reshape(-1, 3).numpy())
@@ -434,7 +448,7 @@ def _pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | 
             batch = make_batch(tokenizer, [frames[i] for i in idx], [specs[i].prompt for i in idx],
                                [specs[i].caption() for i in idx], video_cfg,
                                readout=list(layout_rng.random(len(idx)) < cfg.readout_share),
-                               readout_target=cfg.readout_target)
+                               readout_target=cfg.readout_target, layout_cfg=cfg.reward_template())
             wait_while_paused()
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * lr_factor(step, spent)
@@ -463,7 +477,7 @@ def _pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | 
         held = held_out_metrics(model, tokenizer, frames[n_train:], specs[n_train:], video_cfg, cfg.batch_size)
         if cfg.readout_share > 0:
             held.update(held_out_readout(model, tokenizer, frames[n_train:], specs[n_train:], video_cfg,
-                                         cfg.batch_size, heads))
+                                         cfg.batch_size, heads, cfg.reward_template()))
         logger.info("held-out captioning: %s", held)
     result = PretrainResult(
         directory=out_dir, steps=step, epochs_done=step / steps_per_epoch,
@@ -485,6 +499,7 @@ def save_base(out_dir: Path, model: Qwen2VLForConditionalGeneration, tokenizer: 
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     info = {"recipe": asdict(cfg), "key": cfg.key(), "video": asdict(cfg.video_config()),
+            "reward_template": {"checklist": cfg.reward_template().checklist},
             "result": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}}
     (tmp / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
     if out_dir.exists():
@@ -499,6 +514,11 @@ def read_info(base_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"not a pretrained tiny base (no {INFO_FILE}): {base_dir}")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def base_checklist(base_dir: str | Path) -> tuple[tuple[str, ...], ...]:
+    """The checklist words the base's readout was trained with (none for a captioner-only base)."""
+    return tuple(tuple(words) for words in read_info(base_dir).get("reward_template", {}).get("checklist", ()))
 
 
 def base_video_config(base_dir: str | Path) -> VideoConfig:

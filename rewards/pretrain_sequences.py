@@ -33,9 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedTokenizerBase, Qwen2VLForConditionalGeneration
 
-from rewards.captions import Caption
+from rewards.captions import DEFECT_WORDS, LEVELS, Caption
 from rewards.config import ModelConfig, VideoConfig
-from rewards.template import sequence_ids
+from rewards.template import sequence_layout
 from rewards.tokenizer import VIDEO_PAD, VISION_END, VISION_START, add_reward_tokens
 from rewards.video_input import patchify
 from synthetic.defects import MQ_DEFECTS, TA_DEFECTS, VQ_DEFECTS
@@ -45,6 +45,27 @@ READOUT_TARGETS = ("total", "levels")
 # The reward model's default layout (separate tokens, the prompt hidden from VQ and MQ): the readout trains
 # the base in exactly the sequence the reward model will show it.
 READOUT_LAYOUT = ModelConfig()
+# The checklist variant lists each dimension's defect words before its token, in caption order.
+CHECKLIST: tuple[tuple[str, ...], ...] = tuple(tuple(DEFECT_WORDS[n] for n in names)
+                                               for names in (VQ_DEFECTS, MQ_DEFECTS, TA_DEFECTS))
+
+
+def readout_layout(checklist: bool) -> ModelConfig:
+    """The template the readout trains (and the reward model must then use): the paper's, or with CHECKLIST."""
+    return ModelConfig(checklist=CHECKLIST) if checklist else READOUT_LAYOUT
+
+
+def _single_tokens(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], what: str) -> list[int]:
+    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+    split = [text.strip() for text, toks in zip(texts, ids, strict=True) if len(toks) != 1]
+    if split:
+        raise ValueError(f"the tokenizer splits the {what} {split}: the readout needs one token each")
+    return [toks[0] for toks in ids]
+
+
+def level_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """The single token of each level word " none" … " severe"."""
+    return _single_tokens(tokenizer, [f" {w}" for w in LEVELS], "level words")
 # The largest flaw total: 7 text-alignment defects × the top level index 4.
 MAX_TOTAL = 28
 
@@ -60,11 +81,7 @@ def number_corpus(repeats: int = 40) -> list[str]:
 
 def number_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """The single token of each number word " 0" … " 28"; an error names those that split."""
-    ids = [tokenizer(number_text(n), add_special_tokens=False)["input_ids"] for n in range(MAX_TOTAL + 1)]
-    split = [n for n, toks in enumerate(ids) if len(toks) != 1]
-    if split:
-        raise ValueError(f"the tokenizer splits the number words {split}: the readout needs one token each")
-    return [toks[0] for toks in ids]
+    return _single_tokens(tokenizer, [number_text(n) for n in range(MAX_TOTAL + 1)], "number words")
 
 
 def reward_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
@@ -89,15 +106,22 @@ def caption_sequence(tokenizer: PreTrainedTokenizerBase, num_video_tokens: int, 
 
 
 def readout_sequence(tokenizer: PreTrainedTokenizerBase, num_video_tokens: int, prompt: str, caption: Caption,
-                     rewards: Sequence[int], numbers: Sequence[int] | None) -> tuple[list[int], list[int], list[int]]:
+                     rewards: Sequence[int], numbers: Sequence[int] | None,
+                     layout_cfg: ModelConfig = READOUT_LAYOUT) -> tuple[list[int], list[int], list[int]]:
     """The reward template's ids, its reward-token positions, and labels: with ``numbers``, each reward
-    token labelled with its dimension's flaw total; without, none (the levels are regressed instead)."""
-    ids, positions = sequence_ids(tokenizer, num_video_tokens, prompt, rewards, READOUT_LAYOUT)
-    labels = [IGNORE] * len(ids)
+    token labelled with its dimension's flaw total (without, none: the levels are regressed instead); with a
+    checklist, each defect word labelled with its level word, as a caption would continue it."""
+    layout = sequence_layout(tokenizer, num_video_tokens, prompt, rewards, layout_cfg)
+    labels = [IGNORE] * len(layout.ids)
     if numbers is not None:
-        for position, total in zip(positions, caption.totals, strict=True):
+        for position, total in zip(layout.reward_positions, caption.totals, strict=True):
             labels[position] = numbers[total]
-    return ids, labels, positions
+    if layout_cfg.checklist:
+        levels = level_token_ids(tokenizer)
+        for positions, dim_levels in zip(layout.word_positions, caption.levels, strict=True):
+            for position, lv in zip(positions, dim_levels, strict=True):
+                labels[position] = levels[lv]
+    return layout.ids, labels, layout.reward_positions
 
 
 @dataclass
@@ -115,7 +139,7 @@ class CaptionBatch:
 
 def make_batch(tokenizer: PreTrainedTokenizerBase, frames: Sequence[np.ndarray], prompts: Sequence[str],
                captions: Sequence[Caption], video_cfg: VideoConfig, readout: Sequence[bool] | None = None,
-               readout_target: str = "total") -> CaptionBatch:
+               readout_target: str = "total", layout_cfg: ModelConfig = READOUT_LAYOUT) -> CaptionBatch:
     """Clips with their texts; ``readout[i]`` lays clip i out as the reward template instead of a caption."""
     patches = [patchify(f, video_cfg) for f in frames]
     merge = video_cfg.merge_size
@@ -123,7 +147,7 @@ def make_batch(tokenizer: PreTrainedTokenizerBase, frames: Sequence[np.ndarray],
     if any(readout):
         rewards = reward_token_ids(tokenizer)
         numbers = number_token_ids(tokenizer) if readout_target == "total" else None
-    rows = [readout_sequence(tokenizer, p.num_video_tokens(merge), prompt, c, rewards, numbers) if r
+    rows = [readout_sequence(tokenizer, p.num_video_tokens(merge), prompt, c, rewards, numbers, layout_cfg) if r
             else (*caption_sequence(tokenizer, p.num_video_tokens(merge), prompt, c), [0, 0, 0])
             for p, prompt, c, r in zip(patches, prompts, captions, readout, strict=True)]
     length = max(len(ids) for ids, _, _ in rows)

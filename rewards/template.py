@@ -6,6 +6,8 @@ Layouts (``<video>`` = vision_start, video_pad × n, vision_end):
 - separate, prompt seen by all:  <video> Prompt: {prompt} Visual quality:<VQ> Motion quality:<MQ>
   Text alignment:<TA>
 - shared:  <video> Prompt: {prompt} Reward:<R>   — one token, the head's three outputs read there.
+- with a checklist (``ModelConfig.checklist``), separate tokens only: each field lists its words before its
+  token, e.g. ``Motion quality: jitter stutter jumps flicker frozen<MQ>``.
 The pieces are tokenized one by one, so a prompt can never smuggle in a special token and the reward token
 positions are known without searching.
 """
@@ -45,6 +47,47 @@ def _text(tokenizer: PreTrainedTokenizerBase, text: str, limit: int | None = Non
     return ids[:limit] if limit is not None else ids
 
 
+@dataclass
+class Layout:
+    ids: list[int]
+    reward_positions: list[int]  # one per reward token
+    word_positions: list[list[int]]  # per dimension, the last token of each checklist word
+
+
+def sequence_layout(
+    tokenizer: PreTrainedTokenizerBase,
+    num_video_tokens: int,
+    prompt: str,
+    reward_token_ids: Sequence[int],
+    cfg: ModelConfig,
+) -> Layout:
+    """Token ids of one sample, the positions of its reward tokens and of its checklist words."""
+    start, pad, end = special_token_ids(tokenizer, (VISION_START, VIDEO_PAD, VISION_END))
+    prompt_part: list[str | tuple[str, str]] = [" Prompt: ", ("prompt", prompt)]
+    if cfg.token_mode == "shared":
+        pieces: list = [*prompt_part, " Reward:", ("reward", 0)]
+    else:
+        fields = [[name, ("words", d), ("reward", d)]
+                  for d, name in enumerate((" Visual quality:", " Motion quality:", " Text alignment:"))]
+        pieces = ([*prompt_part, *fields[0], *fields[1]] if cfg.vq_mq_see_prompt
+                  else [*fields[0], *fields[1], *prompt_part]) + fields[2]
+    ids = [start] + [pad] * num_video_tokens + [end]
+    layout = Layout(ids, [], [[] for _ in range(3 if cfg.token_mode == "separate" else 0)])
+    for piece in pieces:
+        if isinstance(piece, str):
+            ids += _text(tokenizer, piece)
+        elif piece[0] == "prompt":
+            ids += _text(tokenizer, piece[1], MAX_PROMPT_TOKENS)
+        elif piece[0] == "words":
+            for word in cfg.checklist[piece[1]] if cfg.checklist else ():
+                ids += _text(tokenizer, f" {word}")
+                layout.word_positions[piece[1]].append(len(ids) - 1)
+        else:
+            layout.reward_positions.append(len(ids))
+            ids.append(reward_token_ids[piece[1]])
+    return layout
+
+
 def sequence_ids(
     tokenizer: PreTrainedTokenizerBase,
     num_video_tokens: int,
@@ -53,27 +96,8 @@ def sequence_ids(
     cfg: ModelConfig,
 ) -> tuple[list[int], list[int]]:
     """Token ids of one sample and the positions of its reward tokens."""
-    start, pad, end = special_token_ids(tokenizer, (VISION_START, VIDEO_PAD, VISION_END))
-    prompt_part: list[str | tuple[str, str]] = [" Prompt: ", ("prompt", prompt)]
-    if cfg.token_mode == "shared":
-        pieces: list = [*prompt_part, " Reward:", ("reward", 0)]
-    elif cfg.vq_mq_see_prompt:
-        pieces = [*prompt_part, " Visual quality:", ("reward", 0), " Motion quality:", ("reward", 1),
-                  " Text alignment:", ("reward", 2)]
-    else:
-        pieces = [" Visual quality:", ("reward", 0), " Motion quality:", ("reward", 1), *prompt_part,
-                  " Text alignment:", ("reward", 2)]
-    ids = [start] + [pad] * num_video_tokens + [end]
-    positions: list[int] = []
-    for piece in pieces:
-        if isinstance(piece, str):
-            ids += _text(tokenizer, piece)
-        elif piece[0] == "prompt":
-            ids += _text(tokenizer, piece[1], MAX_PROMPT_TOKENS)
-        else:
-            positions.append(len(ids))
-            ids.append(reward_token_ids[piece[1]])
-    return ids, positions
+    layout = sequence_layout(tokenizer, num_video_tokens, prompt, reward_token_ids, cfg)
+    return layout.ids, layout.reward_positions
 
 
 def reward_token_predecessors(tokenizer: PreTrainedTokenizerBase, cfg: ModelConfig) -> list[int]:

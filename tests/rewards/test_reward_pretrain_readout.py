@@ -17,6 +17,7 @@ from rewards.pretrain_sequences import (
     ReadoutHeads,
     caption_loss,
     caption_sequence,
+    level_token_ids,
     make_batch,
     number_corpus,
     number_token_ids,
@@ -37,8 +38,8 @@ CAPTION = describe(parse_prompt(PROMPT), Defects(blur=0.4, noise=0.75, jitter=0.
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    tok = build_tiny_tokenizer([*number_corpus(), PROMPT, " ".join(t for t, _ in CAPTION.pieces(PROMPT))],
-                               vocab_size=400)
+    tok = build_tiny_tokenizer([*number_corpus(), *[" none faint mild strong severe"] * 40, PROMPT,
+                                " ".join(t for t, _ in CAPTION.pieces(PROMPT))], vocab_size=400)
     reward_token_ids(tok)
     return tok
 
@@ -69,8 +70,10 @@ def test_caption_labels_are_each_positions_next_described_token(tokenizer):
 
 def test_every_total_is_one_token_and_a_split_one_is_named():
     assert len(set(number_token_ids(build_tiny_tokenizer(number_corpus(), vocab_size=300)))) == 29
-    with pytest.raises(ValueError, match=r"splits the number words \[.*28\]"):
+    with pytest.raises(ValueError, match=r"splits the number words \[.*'28'\]"):
         number_token_ids(build_tiny_tokenizer(["a red square"], vocab_size=300))
+    with pytest.raises(ValueError, match=r"splits the level words \[.*'severe'\]"):
+        level_token_ids(build_tiny_tokenizer(["a red square"], vocab_size=300))
 
 
 CFG = PretrainConfig(size=56, frames=4, fps=4.0, hidden_size=32, num_layers=1, vision_depth=1, vision_embed_dim=16,
@@ -124,9 +127,13 @@ def test_levels_readout_regresses_each_defect_level_at_its_dimensions_token(toke
     assert loss.item() == pytest.approx((caption + squared).item(), rel=1e-5)
 
 
-@pytest.mark.parametrize("target", ["total", "levels"])
-def test_a_base_pretrained_with_the_readout_hands_its_reward_tokens_to_the_reward_model(tmp_path, target):
-    cfg = PretrainConfig(**{**TINY_PRETRAIN.__dict__, "readout_share": 0.5, "readout_target": target})
+@pytest.mark.parametrize(("target", "checklist"), [("total", False), ("levels", True)])
+def test_a_base_pretrained_with_the_readout_hands_its_reward_tokens_to_the_reward_model(tmp_path, target, checklist):
+    from rewards.learning import reward_recipe
+    from rewards.pretrain_sequences import CHECKLIST
+
+    cfg = PretrainConfig(**{**TINY_PRETRAIN.__dict__, "readout_share": 0.5, "readout_target": target,
+                            "readout_checklist": checklist, "vocab_size": 800})  # every level word one token
     result = pretrain_base(tmp_path / "base", cfg, clip_dir=tmp_path / "clips", max_steps=3)
     info = json.loads((result.directory / INFO_FILE).read_text())
     assert set(info["result"]["held_out"]["readout_correlation"]) == {"VQ", "MQ", "TA"}
@@ -135,7 +142,10 @@ def test_a_base_pretrained_with_the_readout_hands_its_reward_tokens_to_the_rewar
     saved_tok = AutoTokenizer.from_pretrained(result.directory)
     saved = Qwen2VLForConditionalGeneration.from_pretrained(result.directory).model.get_input_embeddings().weight
     reward_ids = [saved_tok.convert_tokens_to_ids(t) for t in REWARD_TOKENS.values()]
-    network = RewardNetwork.from_base(result.directory, ModelConfig(reward_token_init="previous"))
+    # The learning recipe takes the template the readout trained: with or without the checklist words.
+    model_cfg = reward_recipe(result.directory).model
+    assert model_cfg.checklist == (CHECKLIST if checklist else ())
+    network = RewardNetwork.from_base(result.directory, model_cfg)
     # No rows added, none re-initialised: the reward tokens are the ones the base learnt.
     assert network.reward_token_ids == reward_ids
     table = network.backbone.get_input_embeddings().weight
@@ -160,3 +170,40 @@ def test_bad_readout_settings_are_refused():
         PretrainConfig(readout_share=1.5)
     with pytest.raises(ConfigError, match="readout_target"):
         PretrainConfig(readout_share=0.5, readout_target="utility")
+
+
+def test_checklist_template_lists_each_dimensions_words_before_its_token(tokenizer):
+    from rewards.pretrain_sequences import CHECKLIST, readout_layout
+    from rewards.template import sequence_layout
+
+    cfg = readout_layout(checklist=True)
+    layout = sequence_layout(tokenizer, 2, PROMPT, reward_token_ids(tokenizer), cfg)
+    assert tokenizer.decode(layout.ids) == (
+        "<|vision_start|><|video_pad|><|video_pad|><|vision_end|>"
+        " Visual quality: blur noise blocks contrast pixels<|VQ_reward|>"
+        " Motion quality: jitter stutter jumps flicker frozen<|MQ_reward|>"
+        " Prompt: " + PROMPT + " Text alignment: colour shape direction count missing background camera<|TA_reward|>")
+    for words, positions in zip(CHECKLIST, layout.word_positions, strict=True):
+        # Each recorded position is the last token of its word.
+        assert all(tokenizer.decode(layout.ids[:p + 1]).endswith(f" {w}") for p, w in zip(positions, words, strict=True))
+        assert all(tokenizer.decode(layout.ids[:p + 2]).endswith(f" {w}") is False for p, w in zip(positions, words, strict=True))
+    # Labelled like a caption would continue each word: blur mild, noise severe, … jitter faint, colour mild.
+    ids, labels, _ = readout_sequence(tokenizer, 2, PROMPT, CAPTION, reward_token_ids(tokenizer), None, cfg)
+    words = [(word, tokenizer.decode([labels[p]]).strip())
+             for dim, names in zip(layout.word_positions, CHECKLIST, strict=True) for p, word in zip(dim, names, strict=True)]
+    assert words[:2] == [("blur", "mild"), ("noise", "severe")] and words[5] == ("jitter", "faint")
+    assert words[10] == ("colour", "mild") and sum(lv != "none" for _, lv in words) == 4
+    assert all(labels[p] == IGNORE for p in layout.reward_positions)  # "levels": the tokens are regressed
+
+
+def test_checklist_config_is_checked_and_survives_a_json_round_trip():
+    from rewards.config import ConfigError, RewardConfig
+
+    with pytest.raises(ConfigError, match="checklist"):
+        ModelConfig(checklist=(("blur",), ("jitter",)))
+    with pytest.raises(ConfigError, match="checklist"):
+        ModelConfig(token_mode="shared", vq_mq_see_prompt=True, checklist=(("a",), ("b",), ("c",)))
+    with pytest.raises(ConfigError, match="checklist words"):
+        ModelConfig(checklist=(("blur",), (" jitter",), ("colour",)))
+    cfg = RewardConfig(model=ModelConfig(checklist=(("blur", "noise"), ("jitter",), ("colour",))))
+    assert RewardConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg

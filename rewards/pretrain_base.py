@@ -301,7 +301,9 @@ def held_out_metrics(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrain
                      batch_size: int) -> dict[str, float]:
     """Captioning loss, the share of defect-level words predicted exactly, and per defect the correlation
     between the expected level the captioner predicts (softmax over the five level words) and the true
-    level, on clips never trained on: the quick check of what the base can see."""
+    level, on clips never trained on. Teacher-forced: each level is predicted after the dimension's true
+    flaw total and the levels before it, so the last defect of a dimension is implied by arithmetic and the
+    others partly — an upper bound on what the base sees; ``held_out_readout``'s checklist figures are not."""
     from synthetic.defects import DEFECT_NAMES
 
     was_training = model.training
@@ -347,12 +349,14 @@ def held_out_readout(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrain
                      layout_cfg: ModelConfig = READOUT_LAYOUT) -> dict[str, Any]:
     """In the reward template, per dimension: the correlation between the flaw total the base predicts at
     the reward token and the true one — the expected number word (softmax over them), or with ``heads``
-    the sum of the regressed levels."""
+    the sum of the regressed levels. With a checklist, also per defect the correlation of the expected
+    level predicted at its word with the true level: nothing about the levels is in the input there."""
     was_training = model.training
     model.eval()
     numbers = number_token_ids(tokenizer) if heads is None else None
     values = torch.arange(len(numbers or ()), dtype=torch.float32)
-    expected, truth = [], []
+    expected, truth, word_expected, word_truth = [], [], [], []
+    levels = torch.tensor(level_token_ids(tokenizer)) if layout_cfg.checklist else None
     for start in range(0, len(specs), batch_size):
         chunk = specs[start:start + batch_size]
         captions = [s.caption() for s in chunk]
@@ -366,12 +370,28 @@ def held_out_readout(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrain
             predicted, _ = readout_levels(model, heads, batch)
             expected.append(np.stack([part.sum(-1).numpy() for part in predicted.split(heads.sizes, dim=-1)], 1))
         truth.append(np.array([c.totals for c in captions]))
+        if levels is not None:  # the checklist words' labels are level words, 17 per clip in DEFECT_NAMES order
+            logits, targets, _ = labelled_logits(model, batch)
+            at_words = torch.isin(targets, levels)
+            word_expected.append((logits[at_words][:, levels].softmax(-1) * torch.arange(len(levels))).sum(-1))
+            word_truth.append(torch.tensor([lv for c in captions for dim in c.levels for lv in dim]))
     model.train(was_training)
-    exp, tru = np.concatenate(expected), np.concatenate(truth)
-    correlation = {dim: round(float(np.corrcoef(exp[:, k], tru[:, k])[0, 1]), 3)
-                   if exp[:, k].std() > 0 and tru[:, k].std() > 0 else float("nan")
-                   for k, dim in enumerate(("VQ", "MQ", "TA"))}
-    return {"readout_correlation": correlation}
+    result: dict[str, Any] = {"readout_correlation": _correlations(
+        np.concatenate(expected), np.concatenate(truth), ("VQ", "MQ", "TA"))}
+    if word_expected:
+        from synthetic.defects import DEFECT_NAMES
+
+        result["checklist_level_correlation"] = _correlations(
+            torch.cat(word_expected).reshape(-1, len(DEFECT_NAMES)).numpy(),
+            torch.cat(word_truth).reshape(-1, len(DEFECT_NAMES)).numpy(), DEFECT_NAMES)
+    return result
+
+
+def _correlations(predicted: np.ndarray, true: np.ndarray, names: Sequence[str]) -> dict[str, float]:
+    """Per column, Pearson's r of predicted against true (NaN where either is constant)."""
+    return {name: round(float(np.corrcoef(predicted[:, k], true[:, k])[0, 1]), 3)
+            if predicted[:, k].std() > 0 and true[:, k].std() > 0 else float("nan")
+            for k, name in enumerate(names)}
 
 
 def pretrain_base(out_dir: str | Path, cfg: PretrainConfig, *, clip_dir: str | Path | None = None,

@@ -136,7 +136,14 @@ def test_a_base_pretrained_with_the_readout_hands_its_reward_tokens_to_the_rewar
                             "readout_checklist": checklist, "vocab_size": 800})  # every level word one token
     result = pretrain_base(tmp_path / "base", cfg, clip_dir=tmp_path / "clips", max_steps=3)
     info = json.loads((result.directory / INFO_FILE).read_text())
-    assert set(info["result"]["held_out"]["readout_correlation"]) == {"VQ", "MQ", "TA"}
+    held = info["result"]["held_out"]
+    assert set(held["readout_correlation"]) == {"VQ", "MQ", "TA"}
+    # The leak-free per-defect figures exist exactly when the readout lists the checklist words.
+    assert ("checklist_level_correlation" in held) == checklist
+    if checklist:
+        from synthetic.defects import DEFECT_NAMES
+
+        assert list(held["checklist_level_correlation"]) == list(DEFECT_NAMES)
     assert cfg.key() != TINY_PRETRAIN.key()  # a different recipe, cached apart
     assert not any("readout" in name for name in safe_open_keys(result.directory))  # pretraining-only heads
     saved_tok = AutoTokenizer.from_pretrained(result.directory)

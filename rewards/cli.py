@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
                              ("frames", int, "frames per clip (default 16: 8 temporal tokens)"),
                              ("hidden_size", int, None), ("num_layers", int, None), ("vision_depth", int, None),
                              ("vision_embed_dim", int, None), ("lr", float, None), ("batch_size", int, None),
-                             ("epochs", int, None), ("max_cpu_minutes", float, "CPU-time budget in minutes, all included (default 15)"),
+                             ("epochs", int, None), ("max_cpu_minutes", float, "CPU-time budget in minutes, all included (default 28)"),
                              ("vision_lr_scale", float, "the vision tower's lr relative to --lr"),
                              ("defect_rate", float, "share of defects present in the sparse half of the clips"),
                              ("readout_share", float, "share of clips laid out as the reward template, flaw "

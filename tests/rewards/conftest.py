@@ -53,7 +53,7 @@ def run(tiny_base_dir, dataset, tmp_path_factory):
 # A captioner small enough to pretrain in seconds: 56×56 clips of 4 frames, one layer each side.
 TINY_PRETRAIN = PretrainConfig(n_clips=6, held_out=2, size=56, frames=4, fps=4.0, hidden_size=32, num_layers=1,
                                vision_depth=1, vision_embed_dim=16, warmup_steps=1, batch_size=4, epochs=50,
-                               workers=1, lr=3e-3, vocab_size=400)
+                               workers=1, lr=3e-3, vocab_size=400, readout_share=0.0)  # the captioner alone
 
 
 @pytest.fixture(scope="session")

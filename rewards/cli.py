@@ -181,12 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
                              ("epochs", int, None), ("max_cpu_minutes", float, "CPU-time budget in minutes, all included (default 28)"),
                              ("vision_lr_scale", float, "the vision tower's lr relative to --lr"),
                              ("defect_rate", float, "share of defects present in the sparse half of the clips"),
-                             ("readout_share", float, "share of clips laid out as the reward template, flaw "
-                                                      "totals predicted at the reward tokens (default 0)"),
+                             ("readout_share", float, "share of clips laid out as the reward template, a summary "
+                                                      "trained at each reward token (default 0.5; 0: captions only)"),
                              ("readout_target", str, "total (number words) or levels (each defect level, "
-                                                     "regressed) at the reward tokens"),
-                             ("readout_checklist", _flag, "1: the readout's template lists each dimension's "
-                                                          "defect words, each labelled with its level"),
+                                                     "regressed; the default) at the reward tokens"),
+                             ("readout_checklist", _flag, "1 (default): the readout's template lists each "
+                                                          "dimension's defect words, each labelled with its level"),
                              ("warmup_steps", int, None), ("initializer_range", float, None),
                              ("vision_initializer_range", float, None),
                              ("patch_init", str, "random or dct (the patch embedding's starting filters)"),

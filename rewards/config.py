@@ -75,9 +75,10 @@ class ModelConfig:
     # dimension's summary: the head then starts reading what the base already computes there.
     reward_token_init: str = "mean"
     # Checklist words listed after each dimension's field name and before its reward token (VQ, MQ, TA; empty:
-    # the paper's template). Each word is a question the model answers at its own position — measured on the
-    # tiny base: motion evidence appears only at the position of a motion-defect word (frozen r 0.93 there,
-    # 0.03 at the field's ":"), so the reward token reads it from there. See rewards.pretrain_sequences.
+    # the paper's template). Each word is a question the model answers at its own position, and the reward token
+    # can read the answers there (as VisionReward's checklist questions). On the tiny base it gave the best TA
+    # figures measured (docs/rewards/README.md); the per-word evidence that motivated it (frozen r 0.93 at its
+    # caption word) proved teacher-forced. See rewards.pretrain_sequences.
     checklist: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:

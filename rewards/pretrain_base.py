@@ -44,6 +44,7 @@ from rewards.pretrain_sequences import (
     READOUT_TARGETS,
     ReadoutHeads,
     caption_loss,
+    hidden_states,
     labelled_logits,
     level_token_ids,
     make_batch,
@@ -364,15 +365,16 @@ def held_out_readout(model: Qwen2VLForConditionalGeneration, tokenizer: PreTrain
         batch = make_batch(tokenizer, frames[start:start + batch_size], [s.prompt for s in chunk], captions,
                            video_cfg, readout=[True] * len(chunk),
                            readout_target="total" if heads is None else "levels", layout_cfg=layout_cfg)
+        hidden = hidden_states(model, batch)
+        logits, targets, _ = labelled_logits(model, batch, hidden)
         if heads is None:
-            logits, _, _ = labelled_logits(model, batch)  # three per clip, in VQ, MQ, TA order
-            expected.append((logits[:, numbers].softmax(-1) * values).sum(-1).reshape(-1, 3).numpy())
+            at_tokens = torch.isin(targets, torch.tensor(numbers))  # three per clip, in VQ, MQ, TA order
+            expected.append((logits[at_tokens][:, numbers].softmax(-1) * values).sum(-1).reshape(-1, 3).numpy())
         else:
-            predicted, _ = readout_levels(model, heads, batch)
+            predicted, _ = readout_levels(heads, batch, hidden)
             expected.append(np.stack([part.sum(-1).numpy() for part in predicted.split(heads.sizes, dim=-1)], 1))
         truth.append(np.array([c.totals for c in captions]))
         if levels is not None:  # the checklist words' labels are level words, 17 per clip in DEFECT_NAMES order
-            logits, targets, _ = labelled_logits(model, batch)
             at_words = torch.isin(targets, levels)
             word_expected.append((logits[at_words][:, levels].softmax(-1) * torch.arange(len(levels))).sum(-1))
             word_truth.append(torch.tensor([lv for c in captions for dim in c.levels for lv in dim]))

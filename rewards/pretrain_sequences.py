@@ -48,6 +48,8 @@ READOUT_LAYOUT = ModelConfig()
 # The checklist variant lists each dimension's defect words before its token, in caption order.
 CHECKLIST: tuple[tuple[str, ...], ...] = tuple(tuple(DEFECT_WORDS[n] for n in names)
                                                for names in (VQ_DEFECTS, MQ_DEFECTS, TA_DEFECTS))
+# The largest flaw total: 7 text-alignment defects × the top level index 4.
+MAX_TOTAL = 28
 
 
 def readout_layout(checklist: bool) -> ModelConfig:
@@ -66,8 +68,6 @@ def _single_tokens(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], wha
 def level_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """The single token of each level word " none" … " severe"."""
     return _single_tokens(tokenizer, [f" {w}" for w in LEVELS], "level words")
-# The largest flaw total: 7 text-alignment defects × the top level index 4.
-MAX_TOTAL = 28
 
 
 def number_text(n: int) -> str:
@@ -107,17 +107,19 @@ def caption_sequence(tokenizer: PreTrainedTokenizerBase, num_video_tokens: int, 
 
 def readout_sequence(tokenizer: PreTrainedTokenizerBase, num_video_tokens: int, prompt: str, caption: Caption,
                      rewards: Sequence[int], numbers: Sequence[int] | None,
-                     layout_cfg: ModelConfig = READOUT_LAYOUT) -> tuple[list[int], list[int], list[int]]:
+                     layout_cfg: ModelConfig = READOUT_LAYOUT,
+                     levels: Sequence[int] | None = None) -> tuple[list[int], list[int], list[int]]:
     """The reward template's ids, its reward-token positions, and labels: with ``numbers``, each reward
     token labelled with its dimension's flaw total (without, none: the levels are regressed instead); with a
-    checklist, each defect word labelled with its level word, as a caption would continue it."""
+    checklist, each defect word labelled with its level word (``levels``: their token ids), as a caption
+    would continue it."""
     layout = sequence_layout(tokenizer, num_video_tokens, prompt, rewards, layout_cfg)
     labels = [IGNORE] * len(layout.ids)
     if numbers is not None:
         for position, total in zip(layout.reward_positions, caption.totals, strict=True):
             labels[position] = numbers[total]
     if layout_cfg.checklist:
-        levels = level_token_ids(tokenizer)
+        levels = levels if levels is not None else level_token_ids(tokenizer)
         for positions, dim_levels in zip(layout.word_positions, caption.levels, strict=True):
             for position, lv in zip(positions, dim_levels, strict=True):
                 labels[position] = levels[lv]
@@ -147,7 +149,9 @@ def make_batch(tokenizer: PreTrainedTokenizerBase, frames: Sequence[np.ndarray],
     if any(readout):
         rewards = reward_token_ids(tokenizer)
         numbers = number_token_ids(tokenizer) if readout_target == "total" else None
-    rows = [readout_sequence(tokenizer, p.num_video_tokens(merge), prompt, c, rewards, numbers, layout_cfg) if r
+        levels = level_token_ids(tokenizer) if layout_cfg.checklist else None
+    rows = [readout_sequence(tokenizer, p.num_video_tokens(merge), prompt, c, rewards, numbers, layout_cfg, levels)
+            if r
             else (*caption_sequence(tokenizer, p.num_video_tokens(merge), prompt, c), [0, 0, 0])
             for p, prompt, c, r in zip(patches, prompts, captions, readout, strict=True)]
     length = max(len(ids) for ids, _, _ in rows)
@@ -184,33 +188,25 @@ class ReadoutHeads(nn.Module):
         return torch.cat([head(at_tokens[:, d]) for d, head in enumerate(self.heads)], dim=-1)
 
 
-def _forward(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch) -> torch.Tensor:
+def hidden_states(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch) -> torch.Tensor:
+    """The language model's last hidden states (B, L, H): one forward, read by the functions below."""
     return model.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                        pixel_values_videos=batch.pixel_values_videos, video_grid_thw=batch.video_grid_thw,
                        mm_token_type_ids=batch.mm_token_type_ids, use_cache=False).last_hidden_state
 
 
-def _labelled(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch,
-              hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def labelled_logits(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch,
+                    hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits (M, V) at the M labelled positions, their labels (M,) and rows (M,), in reading order."""
+    hidden = hidden_states(model, batch) if hidden is None else hidden
     predicts = batch.labels != IGNORE
     rows = torch.nonzero(predicts)[:, 0]
     return model.lm_head(hidden[predicts]), batch.labels[predicts], rows
 
 
-def labelled_logits(model: Qwen2VLForConditionalGeneration,
-                    batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Logits (M, V) at the M labelled positions, their labels (M,) and rows (M,), in reading order."""
-    return _labelled(model, batch, _forward(model, batch))
-
-
-def readout_levels(model: Qwen2VLForConditionalGeneration, heads: ReadoutHeads,
-                   batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted and true levels (R, 17) of the R readout rows."""
-    return _readout_levels(heads, batch, _forward(model, batch))
-
-
-def _readout_levels(heads: ReadoutHeads, batch: CaptionBatch,
-                    hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def readout_levels(heads: ReadoutHeads, batch: CaptionBatch,
+                   hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted and true levels (R, 17) of the R readout rows, from the batch's hidden states."""
     rows = torch.nonzero(batch.readout)[:, 0]
     at_tokens = hidden[rows.unsqueeze(1), batch.reward_positions[rows]]  # (R, 3, H)
     return heads(at_tokens), batch.levels[rows]
@@ -221,12 +217,12 @@ def caption_loss(model: Qwen2VLForConditionalGeneration, batch: CaptionBatch,
     """The mean of each part present, summed: the caption's cross-entropy, the readout's (its three labels
     per clip weigh as much as a caption's ~80; in one mean they would be 4% of the signal), and with
     ``heads`` the readout levels' squared error (on the 0-4 scale, where a level's variance is about 1)."""
-    hidden = _forward(model, batch)
-    logits, targets, rows = _labelled(model, batch, hidden)
+    hidden = hidden_states(model, batch)
+    logits, targets, rows = labelled_logits(model, batch, hidden)
     losses = F.cross_entropy(logits, targets, reduction="none")
     is_readout = batch.readout[rows]
     total = sum(losses[part].mean() for part in (~is_readout, is_readout) if part.any())
     if heads is not None and batch.readout.any():
-        predicted, true = _readout_levels(heads, batch, hidden)
+        predicted, true = readout_levels(heads, batch, hidden)
         total = total + F.mse_loss(predicted, true)
     return total

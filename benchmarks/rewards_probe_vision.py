@@ -4,6 +4,7 @@ defect's severity directly, in a few CPU minutes? Prints held-out Pearson r per 
 
     .venv/bin/python benchmarks/rewards_probe_vision.py --cpu-min 3                   # random filters
     .venv/bin/python benchmarks/rewards_probe_vision.py --cpu-min 3 --dct 1 --whiten  # the base's start
+    .venv/bin/python benchmarks/rewards_probe_vision.py --cpu-min 3 --dct 1 --whiten --temporal-patch 4 --width 64
 
 Uses the pretraining clips of the default recipe (var/rewards/pretrain_clips/, rendered when the base was);
 the decoded frames are kept in var/rewards/probe/frames.npy (1.2 GB)."""
@@ -11,6 +12,7 @@ import argparse
 import json
 import os
 import time
+from dataclasses import replace
 
 # Before torch loads (the imports below): spinning OpenMP threads waste ~10x CPU on the shared machine.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -38,12 +40,14 @@ p.add_argument("--init", type=float, default=0.1)
 p.add_argument("--dct", type=float, default=0.0, help="DCT patch filters × this")
 p.add_argument("--whiten", action="store_true")
 p.add_argument("--diff", action="store_true", help="replace the 2nd frame of each temporal pair by a difference")
+p.add_argument("--temporal-patch", type=int, default=2, help="frames per vision patch (Qwen2-VL: 2)")
 a = p.parse_args()
 
 cfg = PretrainConfig()
 specs = clip_specs(cfg)
 clip_dir = var_root() / "rewards" / "pretrain_clips" / cfg.clip_key()
-vc = cfg.video_config()
+vc = replace(cfg.video_config(), temporal_patch_size=a.temporal_patch)
+T = cfg.frames // a.temporal_patch  # temporal tokens per clip
 cache = var_root() / "rewards" / "probe" / "frames.npy"
 cache.parent.mkdir(parents=True, exist_ok=True)
 if cache.exists():
@@ -59,7 +63,8 @@ for i, s in enumerate(specs):
 n_train = cfg.n_clips - cfg.held_out
 
 config = tiny_qwen2vl_config(vocab_size=64, token_ids={"<|vision_start|>": 1, "<|vision_end|>": 2, "<|image_pad|>": 3, "<|video_pad|>": 4, "pad": 0},
-                             hidden_size=96, num_layers=1, vision_depth=a.depth, vision_embed_dim=a.width, initializer_range=a.init)
+                             hidden_size=96, num_layers=1, vision_depth=a.depth, vision_embed_dim=a.width, initializer_range=a.init,
+                             temporal_patch_size=a.temporal_patch)
 torch.manual_seed(0)
 visual = Qwen2VLForConditionalGeneration(config).model.visual
 if a.dct:
@@ -72,14 +77,14 @@ class Probe(nn.Module):
     def __init__(s):
         super().__init__()
         s.visual = visual
-        s.tpos = nn.Parameter(torch.zeros(8, 96))
+        s.tpos = nn.Parameter(torch.zeros(T, 96))
         s.spos = nn.Parameter(torch.zeros(16, 96))
         s.enc = nn.TransformerEncoderLayer(96, 4, 192, dropout=0.0, batch_first=True, norm_first=True)
         s.out = nn.Linear(96, 17)
     def forward(s, pv, thw, B):
-        tok = s.visual(pv, grid_thw=thw).pooler_output.view(B, 8, 16, 96)
+        tok = s.visual(pv, grid_thw=thw).pooler_output.view(B, T, 16, 96)
         tok = tok + s.tpos[None, :, None] + s.spos[None, None]
-        h = s.enc(tok.reshape(B, 128, 96))
+        h = s.enc(tok.reshape(B, T * 16, 96))
         return s.out(h.mean(1))
 
 def batch(idx):

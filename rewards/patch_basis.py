@@ -39,16 +39,22 @@ def dct_1d(n: int, k: int) -> np.ndarray:
 def dct_patch_filters(embed_dim: int, patch_size: int = 14, temporal_patch_size: int = 2) -> np.ndarray:
     """(embed_dim, 3, temporal, patch, patch) unit-norm, mutually orthogonal filters, in the Conv3d layout of
     ``Qwen2VL``'s ``PatchEmbed``. The first 32 are luminance (16 frequencies × frame sum/difference), the next
-    16 colour-opponent (2 axes × 4 frequencies × sum/difference); channels beyond 48 are left zero for the
-    caller to fill."""
-    temporal = [dct_1d(temporal_patch_size, k) for k in range(min(2, temporal_patch_size))]
+    16 colour-opponent (2 axes × 4 frequencies × sum/difference). With more than two frames per temporal
+    patch, the higher temporal frequencies (frame-to-frame changes: jitter, flicker, held frames) follow for
+    the luminance frequencies, lowest first — the first 48 stay the same whatever the temporal size. Channels
+    beyond the plan are left zero for the caller to fill."""
+    def spatial(u: int, v: int) -> np.ndarray:  # (p, p)
+        return np.outer(dct_1d(patch_size, min(u, patch_size - 1)), dct_1d(patch_size, min(v, patch_size - 1)))
+
     filters = []
     plan = [(0, uv) for uv in _LUMA_FREQUENCIES] + [(axis, uv) for axis in (1, 2) for uv in _CHROMA_FREQUENCIES]
     for axis, (u, v) in plan:
-        u, v = min(u, patch_size - 1), min(v, patch_size - 1)
-        spatial = np.outer(dct_1d(patch_size, u), dct_1d(patch_size, v))  # (p, p)
-        for t in temporal:
-            filters.append(np.einsum("c,t,hw->cthw", _COLOUR_AXES[axis], t, spatial))
+        for k in range(min(2, temporal_patch_size)):
+            filters.append(np.einsum("c,t,hw->cthw", _COLOUR_AXES[axis], dct_1d(temporal_patch_size, k),
+                                     spatial(u, v)))
+    for u, v in _LUMA_FREQUENCIES:
+        for k in range(2, temporal_patch_size):
+            filters.append(np.einsum("c,t,hw->cthw", _COLOUR_AXES[0], dct_1d(temporal_patch_size, k), spatial(u, v)))
     out = np.zeros((embed_dim, 3, temporal_patch_size, patch_size, patch_size))
     n = min(embed_dim, len(filters))
     out[:n] = np.stack(filters[:n])

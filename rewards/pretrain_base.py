@@ -86,6 +86,10 @@ class PretrainConfig:
     num_layers: int = 3
     vision_depth: int = 2
     vision_embed_dim: int = 48
+    # Frames per vision patch. Qwen2-VL's is 2, and its vision blocks attend within one temporal patch, so a
+    # tower of this size compares frames only inside it; 4 lets it see three frame-to-frame changes (jitter,
+    # held frames, flicker) before the language layers (the DCT start adds the higher temporal frequencies).
+    temporal_patch_size: int = 2
     initializer_range: float = 0.1
     # The vision tower's own (None: the same). See docs/rewards/README.md for what each value learnt.
     vision_initializer_range: float | None = None
@@ -135,6 +139,8 @@ class PretrainConfig:
         need(self.size >= 28 and self.size % 28 == 0, f"pretrain size must be a multiple of 28, got {self.size}")
         need(self.frames >= 2 and self.frames % 2 == 0, f"pretrain frames must be even and >= 2, got {self.frames}")
         need(self.fps > 0, f"pretrain fps must be > 0, got {self.fps}")
+        need(self.temporal_patch_size >= 1 and self.frames % self.temporal_patch_size == 0,
+             f"pretrain frames ({self.frames}) must be a multiple of temporal_patch_size ({self.temporal_patch_size})")
         need(self.hidden_size % 4 == 0 and self.hidden_size >= 16, "pretrain hidden_size must be a multiple of 4, >= 16")
         need(self.vision_embed_dim % 4 == 0, "pretrain vision_embed_dim must be a multiple of 4 (4 heads)")
         need(min(self.num_layers, self.vision_depth) >= 1, "pretrain num_layers and vision_depth must be >= 1")
@@ -150,7 +156,8 @@ class PretrainConfig:
     def video_config(self) -> VideoConfig:
         """The reward model's sampling that sees exactly these clips: every frame, at the rendered size."""
         return VideoConfig(fps=self.fps, min_frames=min(4, self.frames), max_frames=self.frames,
-                           min_pixels=self.size * self.size, max_pixels=self.size * self.size)
+                           min_pixels=self.size * self.size, max_pixels=self.size * self.size,
+                           temporal_patch_size=self.temporal_patch_size)
 
     def reward_template(self) -> ModelConfig:
         """The template a reward model on this base should use: the one its readout trained."""
@@ -164,7 +171,7 @@ class PretrainConfig:
     def key(self) -> str:
         """What the saved weights depend on (not the rendering worker count or the thread count)."""
         # The readout joined the recipe later: left off (these values) it keeps the key of the bases built before.
-        later = {"readout_share": 0.0, "readout_target": "total", "readout_checklist": False}
+        later = {"readout_share": 0.0, "readout_target": "total", "readout_checklist": False, "temporal_patch_size": 2}
         return _digest({k: v for k, v in asdict(self).items() if k not in ("workers", "threads")
                         and not (k in later and v == later[k])})
 
@@ -289,7 +296,8 @@ def build_model(cfg: PretrainConfig, tokenizer: PreTrainedTokenizerBase,
     config = tiny_qwen2vl_config(vocab_size=len(tokenizer), token_ids=ids, hidden_size=cfg.hidden_size,
                                  num_layers=cfg.num_layers, vision_depth=cfg.vision_depth,
                                  vision_embed_dim=cfg.vision_embed_dim, initializer_range=cfg.initializer_range,
-                                 vision_initializer_range=cfg.vision_initializer_range)
+                                 vision_initializer_range=cfg.vision_initializer_range,
+                                 temporal_patch_size=cfg.temporal_patch_size)
     torch.manual_seed(cfg.seed)
     model = Qwen2VLForConditionalGeneration(config)
     if cfg.patch_init == "dct":

@@ -23,6 +23,7 @@ def tiny_qwen2vl_config(
     vision_embed_dim: int = 32,
     initializer_range: float = 0.1,
     vision_initializer_range: float | None = None,
+    temporal_patch_size: int = 2,
 ) -> Qwen2VLConfig:
     """Text hidden 64, 2 layers, 4 heads (2 KV), mrope sections [2, 3, 3] (= head_dim 16 / 2); vision depth 2,
     embed 32. initializer_range 0.1: with 0.02 a model this narrow gave input-invariant rewards.
@@ -54,7 +55,7 @@ def tiny_qwen2vl_config(
             "num_heads": 4,
             "patch_size": 14,
             "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
+            "temporal_patch_size": temporal_patch_size,
             "initializer_range": initializer_range if vision_initializer_range is None else vision_initializer_range,
         },
         image_token_id=token_ids[IMAGE_PAD],

@@ -47,3 +47,25 @@ def test_whitening_gives_every_channel_unit_variance_on_the_sample():
     w = visual.patch_embed.proj.weight.detach().reshape(48, -1).double().numpy()
     np.testing.assert_allclose((patches @ w.T).std(axis=0), 1.0, rtol=1e-3)
     assert visual.patch_embed.proj.weight.dtype == torch.float32
+
+
+def test_four_frame_patches_add_higher_temporal_frequencies_after_the_same_plan():
+    f = dct_patch_filters(80, temporal_patch_size=4)
+    assert f.shape == (80, 3, 4, 14, 14)
+    flat = f.reshape(80, -1)
+    np.testing.assert_allclose(flat @ flat.T, np.eye(80), atol=1e-12)
+    # A patch whose brightness changes steadily over the four frames (a constant rate): the frame sum and the
+    # first difference see it, temporal frequency 2 does not; a held frame breaks the steady rate and it does.
+    spatial = np.ones((14, 14)) / 14.0  # the luminance DC
+    luma = np.ones(3) / np.sqrt(3)
+    steady = np.einsum("c,t,hw->cthw", luma, np.array([0.0, 1.0, 2.0, 3.0]), spatial).ravel()
+    held = np.einsum("c,t,hw->cthw", luma, np.array([0.0, 1.0, 1.0, 3.0]), spatial).ravel()
+    assert abs(flat[0] @ steady) > 1.0 and abs(flat[1] @ steady) > 1.0
+    # channel 48 is luminance DC at temporal frequency 2, channel 49 at 3: hand-computed responses
+    c2, c3 = np.cos(np.pi * (np.arange(4) + 0.5) * 2 / 4), np.cos(np.pi * (np.arange(4) + 0.5) * 3 / 4)
+    np.testing.assert_allclose([flat[48] @ steady, flat[49] @ steady], [0.0, np.sqrt(0.5) * c3 @ [0, 1, 2, 3]],
+                               atol=1e-12)
+    np.testing.assert_allclose(flat[48] @ held, np.sqrt(0.5) * c2 @ [0, 1, 1, 3], atol=1e-12)
+    assert abs(flat[48] @ held) > 0.3
+    # Two-frame patches keep their plan: nothing after the first 48 channels.
+    assert not dct_patch_filters(80, temporal_patch_size=2)[48:].any()

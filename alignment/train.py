@@ -302,7 +302,7 @@ def train(
     stopper = _EarlyStopping(config.early_stopping_patience, out_dir / "best_lora")
     if resume:
         history = [h for h in _read_history(out_dir) if h["step"] <= start]
-        stopper.restore(start)
+        stopper.restore(history)
     bar = tqdm(total=config.max_steps, initial=start, disable=not config.progress_bar, desc=config.method)
     step = start
     while step < config.max_steps and not stopper.stop:
@@ -365,22 +365,31 @@ class _EarlyStopping:
         self.since_best = 0
         self.stop = False
 
-    def restore(self, step: int) -> None:
-        """On resume: the best held-out accuracy reached up to `step`, if one was recorded."""
-        path = self.best_dir / "best.json"
-        if path.exists() and (best := json.loads(path.read_text()))["step"] <= step:
-            self.best = best["heldout_implicit_accuracy"]
+    def restore(self, history: list[dict[str, float]]) -> None:
+        """On resume: replay the held-out evaluations of the history up to the checkpoint.
 
-    def update(self, accuracy: float, transformer: torch.nn.Module, step: int) -> None:
+        The best accuracy alone is not enough: the count of evaluations since the best must carry over too, or
+        a resumed run would wait a full `patience` again and stop later than an uninterrupted one.
+        """
+        for entry in history:
+            if "heldout_implicit_accuracy" in entry:
+                self._record(entry["heldout_implicit_accuracy"], int(entry["step"]))
+
+    def _record(self, accuracy: float, step: int) -> bool:
+        """Count one evaluation; True when it is a new best."""
         if self.best is None or accuracy > self.best:
             self.best, self.since_best = accuracy, 0
-            save_lora(transformer, self.best_dir)
-            _write_json(self.best_dir / "best.json", {"step": step, "heldout_implicit_accuracy": accuracy})
-            return
+            return True
         self.since_best += 1
         if self.patience and self.since_best >= self.patience:
             logger.info("early stop at step %d: held-out implicit accuracy %.3f at best", step, self.best)
             self.stop = True
+        return False
+
+    def update(self, accuracy: float, transformer: torch.nn.Module, step: int) -> None:
+        if self._record(accuracy, step):
+            save_lora(transformer, self.best_dir)
+            _write_json(self.best_dir / "best.json", {"step": step, "heldout_implicit_accuracy": accuracy})
 
 
 def describe(result: TrainResult) -> dict[str, Any]:

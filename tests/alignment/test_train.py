@@ -271,3 +271,53 @@ def test_eval_every_needs_heldout_pairs(tiny_model_dir, tmp_path):
         train(_config(eval_every=2), _pair_data(gen), gen, tmp_path)
     with pytest.raises(ConfigError, match="early_stopping_patience needs eval_every"):
         _config(early_stopping_patience=3)
+
+
+def test_gradient_checkpointing_is_active_in_training_and_changes_nothing(tiny_model_dir, tmp_path, monkeypatch):
+    import torch.utils.checkpoint
+
+    real_checkpoint = torch.utils.checkpoint.checkpoint
+    calls = []
+
+    def counting_checkpoint(*args, **kwargs):  # diffusers looks the function up at call time
+        calls.append(1)
+        return real_checkpoint(*args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.checkpoint, "checkpoint", counting_checkpoint)
+    runs = {}
+    for checkpointing in (False, True):
+        calls.clear()
+        gen = load_generator(tiny_model_dir)
+        result = train(_config(max_steps=3, sft_weight=1.0, gradient_checkpointing=checkpointing), _pair_data(gen),
+                       gen, tmp_path / str(checkpointing))
+        assert gen.transformer.gradient_checkpointing is checkpointing
+        # the policy pass of every step runs each of the 2 blocks through the checkpoint (the reference pass
+        # runs without gradients, where diffusers skips it)
+        assert len(calls) == (3 * 2 if checkpointing else 0)
+        runs[checkpointing] = (result.history, get_peft_model_state_dict(gen.transformer))
+    (hist_plain, lora_plain), (hist_ckpt, lora_ckpt) = runs[False], runs[True]
+    for a, b in zip(hist_plain, hist_ckpt, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-6)
+    for key in lora_plain:
+        assert torch.allclose(lora_plain[key], lora_ckpt[key], atol=1e-6), key
+
+
+def test_resume_mid_patience_stops_where_the_uninterrupted_run_stops(tiny_model_dir, tmp_path):
+    def run(out, max_steps, resume=False):
+        gen = load_generator(tiny_model_dir)
+        config = _config(max_steps=max_steps, eval_every=2, early_stopping_patience=3, learning_rate=5e-2,
+                         checkpoint_every=2)
+        data = _pair_data(gen, seed=0)
+        reversed_heldout = PairData(data.latents, data.embeds, data.rows[:, [1, 0, 2]])
+        return train(config, data, gen, tmp_path / out, resume=resume, heldout=reversed_heldout)
+
+    straight = run("straight", 40)
+    assert straight.steps < 40
+    evals = [h for h in straight.history if "heldout_implicit_accuracy" in h]
+    best_step = evals[[h["heldout_implicit_accuracy"] for h in evals].index(straight.best_heldout_accuracy)]["step"]
+    # interrupt two evaluations after the best one: one more evaluation without gain must stop the run
+    run("split", best_step + 4)
+    resumed = run("split", 40, resume=True)
+    assert resumed.steps == straight.steps
+    assert [h["step"] for h in resumed.history] == [h["step"] for h in straight.history]
+    assert resumed.best_heldout_accuracy == straight.best_heldout_accuracy

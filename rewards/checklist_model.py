@@ -9,17 +9,18 @@ accuracy with and without ties like the neural reward model.
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from rewards.checklist_export import ChecklistData
 from rewards.metrics import accuracy_with_ties, accuracy_without_ties
 
+# The platform's default guideline items, the keys when a caller passes none (an export brings its own).
 CHECKLIST_KEYS: dict[str, tuple[str, ...]] = {
     "VQ": ("image_reasonableness", "clarity", "detail_richness", "aesthetic_creativity", "safety"),
     "MQ": ("dynamic_stability", "dynamic_reasonableness", "motion_aesthetics", "dynamic_fusion", "motion_clarity",
@@ -27,11 +28,6 @@ CHECKLIST_KEYS: dict[str, tuple[str, ...]] = {
     "TA": ("subject_relevance", "dynamic_relevance", "environment_relevance", "style_relevance",
            "camera_relevance"),
 }
-LABELS = {"A": 1, "B": -1, "same": 0}
-
-
-class ChecklistFormatError(ValueError):
-    """A checklist export line is malformed; the message names the file and line."""
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-4) -> np.ndarray:
@@ -113,33 +109,20 @@ def evaluate_checklist_model(model: ChecklistModel, flags_a: np.ndarray, flags_b
                                without_ties=accuracy_without_ties(m, labels), n=tie.n)
 
 
-def flags_from_keys(ticked: Iterable[str], keys: Sequence[str]) -> np.ndarray:
-    ticked = set(ticked)
-    return np.array([1.0 if k in ticked else 0.0 for k in keys])
-
-
-def read_checklist_jsonl(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The platform's JSONL export → per dimension (flags_A (N, K), flags_B (N, K), labels (N,) with NaN).
-
-    Each line: {"labels": {"VQ": "A"|"B"|"same", ...}, "checklist": {"A": {"VQ": [keys]}, "B": {...}}}.
-    """
-    path = Path(path)
-    rows: dict[str, tuple[list, list, list]] = {d: ([], [], []) for d in CHECKLIST_KEYS}
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                labels, checklist = item["labels"], item.get("checklist") or {}
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise ChecklistFormatError(f"{path}:{number}: not a judgement with labels ({exc})") from exc
-            for d, keys in CHECKLIST_KEYS.items():
-                unknown = {k for side in ("A", "B") for k in (checklist.get(side) or {}).get(d, [])} - set(keys)
-                if unknown:
-                    raise ChecklistFormatError(f"{path}:{number}: unknown {d} checklist key(s) {sorted(unknown)}")
-                rows[d][0].append(flags_from_keys((checklist.get("A") or {}).get(d, []), keys))
-                rows[d][1].append(flags_from_keys((checklist.get("B") or {}).get(d, []), keys))
-                rows[d][2].append(LABELS.get(labels.get(d), np.nan))
-    return {d: (np.array(a).reshape(-1, len(CHECKLIST_KEYS[d])), np.array(b).reshape(-1, len(CHECKLIST_KEYS[d])),
-                np.array(h, dtype=np.float64)) for d, (a, b, h) in rows.items()}
+def checklist_summary(data: Mapping[str, ChecklistData], l2: float = 1e-4) -> dict[str, dict[str, Any]]:
+    """Fit and evaluate one model per dimension of an export (see ``rewards.checklist_export``); a dimension
+    with nothing to learn from is reported as skipped, with the reason."""
+    summary: dict[str, dict[str, Any]] = {}
+    for dim, d in data.items():
+        if not ((d.labels == 1) | (d.labels == -1)).any():
+            summary[dim] = {"skipped": "no decided (A or B) pairs in the export"}
+            continue
+        if not d.keys:
+            summary[dim] = {"skipped": "no checklist item of this dimension is ticked in the export"}
+            continue
+        model = fit_checklist_model(dim, d.flags_a, d.flags_b, d.labels, keys=d.keys, l2=l2)
+        evaluation = evaluate_checklist_model(model, d.flags_a, d.flags_b, d.labels)
+        summary[dim] = {"weights": dict(zip(model.keys, model.weights, strict=True)), "dropped": list(model.dropped),
+                        "with_ties": evaluation.with_ties, "epsilon": evaluation.epsilon,
+                        "without_ties": evaluation.without_ties, "n": evaluation.n}
+    return summary

@@ -71,19 +71,11 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _checklist(args: argparse.Namespace) -> int:
-    from rewards.checklist_model import evaluate_checklist_model, fit_checklist_model, read_checklist_jsonl
+    from rewards.checklist_export import read_checklist_jsonl
+    from rewards.checklist_model import checklist_summary
 
-    data = read_checklist_jsonl(args.data)
-    summary = {}
-    for dim, (fa, fb, labels) in data.items():
-        if not ((labels == 1) | (labels == -1)).any():
-            summary[dim] = {"skipped": "no decided (A or B) pairs in the export"}
-            continue
-        model = fit_checklist_model(dim, fa, fb, labels)
-        evaluation = evaluate_checklist_model(model, fa, fb, labels)
-        summary[dim] = {"weights": dict(zip(model.keys, model.weights, strict=True)), "dropped": list(model.dropped),
-                        "with_ties": evaluation.with_ties, "epsilon": evaluation.epsilon,
-                        "without_ties": evaluation.without_ties, "n": evaluation.n}
+    # Read and fit everything before writing: a malformed line leaves no output file behind.
+    summary = checklist_summary(read_checklist_jsonl(args.data))
     Path(args.out).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(json.dumps(summary, indent=2))
     return 0
@@ -165,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_score)
 
     p = sub.add_parser("checklist", help="fit the interpretable checklist model from a JSONL export")
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", required=True, help="the platform's JSONL export (export_dataset --format jsonl)")
     p.add_argument("--out", required=True, help="JSON file for the weights and accuracies")
     p.set_defaults(func=_checklist)
 

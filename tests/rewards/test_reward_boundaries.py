@@ -5,7 +5,7 @@ import sys
 ML_MODULES = ["rewards.config", "rewards.losses", "rewards.metrics", "rewards.video_input", "rewards.clip_cache",
               "rewards.tokenizer", "rewards.tiny_base", "rewards.template", "rewards.network", "rewards.data",
               "rewards.checkpoint", "rewards.predict", "rewards.train", "rewards.scorer", "rewards.evaluate",
-              "rewards.plots", "rewards.checklist_model", "rewards.cli", "rewards.captions", "rewards.pretrain_base",
+              "rewards.plots", "rewards.checklist_model", "rewards.checklist_export", "rewards.cli", "rewards.captions", "rewards.pretrain_base",
               "rewards.synthetic_world", "rewards.learning", "rewards.report", "rewards.report_plots",
               "rewards.patch_basis", "rewards.pause"]
 

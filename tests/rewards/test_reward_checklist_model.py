@@ -1,17 +1,17 @@
 """The checklist model: hand-solvable fits, non-negativity by dropping, scoring and reading the export."""
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 
+from rewards.checklist_export import ChecklistFormatError, read_checklist_jsonl
 from rewards.checklist_model import (
     CHECKLIST_KEYS,
-    ChecklistFormatError,
     evaluate_checklist_model,
     fit_checklist_model,
     fit_logistic,
-    read_checklist_jsonl,
 )
 
 
@@ -58,20 +58,67 @@ def test_scores_and_accuracy_from_checklists_alone():
     assert result.without_ties == pytest.approx(1 / 3)
 
 
-def test_reads_the_jsonl_export(tmp_path):
+def test_reads_the_older_nested_labels_form_and_learns_the_items_from_the_ticks(tmp_path):
     path = tmp_path / "export.jsonl"
     lines = [
         {"labels": {"VQ": "A", "MQ": "same", "TA": "B"},
          "checklist": {"A": {"VQ": []}, "B": {"VQ": ["clarity", "safety"], "TA": ["subject_relevance"]}}},
-        {"labels": {"VQ": "weird"}, "checklist": {}},
+        {"labels": {"VQ": "weird"}, "checklist": {"A": {"VQ": ["blurry"]}}},
     ]
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     data = read_checklist_jsonl(path)
-    fa, fb, labels = data["VQ"]
-    assert fb[0].tolist() == [0, 1, 0, 0, 1] and fa[0].tolist() == [0] * 5
-    assert labels[0] == 1 and math.isnan(labels[1])
-    assert data["TA"][1][0].tolist() == [1, 0, 0, 0, 0] and data["TA"][2][0] == -1
-    assert data["MQ"][2][0] == 0
-    path.write_text(json.dumps({"labels": {}, "checklist": {"A": {"VQ": ["blurry"]}}}) + "\n")
-    with pytest.raises(ChecklistFormatError, match=r"export.jsonl:1: unknown VQ checklist key\(s\) \['blurry'\]"):
+    # Only the ticked items, sorted; "blurry" is not a default key but a project may define it.
+    assert data["VQ"].keys == ("blurry", "clarity", "safety")
+    assert data["VQ"].flags_b.tolist() == [[0, 1, 1], [0, 0, 0]]
+    assert data["VQ"].flags_a.tolist() == [[0, 0, 0], [1, 0, 0]]
+    assert data["VQ"].labels[0] == 1 and math.isnan(data["VQ"].labels[1])  # an unknown word is a missing label
+    assert data["TA"].keys == ("subject_relevance",) and data["TA"].flags_b.tolist() == [[1], [0]]
+    assert data["TA"].labels[0] == -1 and math.isnan(data["TA"].labels[1])
+    assert data["MQ"].keys == () and data["MQ"].flags_a.shape == (2, 0) and data["MQ"].labels[0] == 0
+
+
+def test_reads_the_platform_export_form(tmp_path):
+    # The shape JsonlWriter writes: labels at the top level, Overall "" when the project does not ask for it.
+    path = tmp_path / "export.jsonl"
+    line = {"comparison": 7, "judgement": 9, "prompt": "a cat", "path_A": "a.mp4", "path_B": "b.mp4",
+            "VQ": "B", "MQ": "A", "TA": "same", "Overall": "", "left": "A",
+            "checklist": {"A": {"VQ": ["vr03_is_the_composition"], "MQ": ["vr16_shape"]}, "B": {"MQ": ["vr19_motion"]}},
+            "mos": {}, "split": ""}
+    path.write_text(json.dumps(line, separators=(",", ":")) + "\n\n" + json.dumps(line | {"checklist": {}}) + "\n")
+    data = read_checklist_jsonl(path)
+    assert data["VQ"].keys == ("vr03_is_the_composition",)
+    assert data["VQ"].flags_a.tolist() == [[1], [0]] and data["VQ"].flags_b.tolist() == [[0], [0]]
+    assert data["MQ"].keys == ("vr16_shape", "vr19_motion")
+    assert data["MQ"].flags_a.tolist() == [[1, 0], [0, 0]] and data["MQ"].flags_b.tolist() == [[0, 1], [0, 0]]
+    assert data["VQ"].labels.tolist() == [-1, -1] and data["MQ"].labels.tolist() == [1, 1]
+    assert data["TA"].labels.tolist() == [0, 0] and data["TA"].keys == ()
+
+
+GOOD = {"VQ": "A", "MQ": "B", "TA": "same", "checklist": {"B": {"VQ": ["clarity"]}}}
+
+
+@pytest.mark.parametrize("bad,reason", [
+    ("{not json", r"not valid JSON \(Expecting property name enclosed in double quotes at column 2\)"),
+    ("[1, 2]", "expected a JSON object \\(one judgement\\), got list"),
+    (json.dumps({"prompt": "a cat", "checklist": {}}), "no labels: expected the keys VQ, MQ, TA"),
+    (json.dumps({"labels": ["A"]}), "'labels' must be an object keyed by dimension, got list"),
+    (json.dumps(GOOD | {"VQ": 1}), "the VQ label must be a string \\(A, B or same\\), got 1"),
+    (json.dumps(GOOD | {"checklist": ["clarity"]}), "'checklist' must be an object keyed by side"),
+    (json.dumps(GOOD | {"checklist": {"left": {"VQ": ["clarity"]}}}), "checklist side 'left' is not A or B"),
+    (json.dumps(GOOD | {"checklist": {"A": ["clarity"]}}), "checklist A must be an object keyed by dimension"),
+    (json.dumps(GOOD | {"checklist": {"A": {"Overall": ["x"]}}}), "unknown checklist dimension 'Overall' under A"),
+    (json.dumps(GOOD | {"checklist": {"B": {"VQ": "clarity"}}}), "checklist B.VQ must be a list of item keys"),
+    (json.dumps(GOOD | {"checklist": {"B": {"VQ": [3]}}}), "checklist B.VQ must be a list of item keys"),
+])
+def test_a_malformed_line_is_named_with_its_number_and_what_is_wrong(tmp_path, bad, reason):
+    path = tmp_path / "export.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n\n" + bad + "\n" + json.dumps(GOOD) + "\n")  # line 2 is blank
+    with pytest.raises(ChecklistFormatError, match=f"^{re.escape(str(path))}:3: {reason}"):
+        read_checklist_jsonl(path)
+
+
+def test_an_empty_export_is_an_error(tmp_path):
+    path = tmp_path / "export.jsonl"
+    path.write_text("\n")
+    with pytest.raises(ChecklistFormatError, match="no judgements"):
         read_checklist_jsonl(path)

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch.utils.data import DataLoader
 
 from rewards.clip_cache import ClipCache
 from rewards.config import DIMENSIONS
 from rewards.data import LABEL_COLUMNS, PairCollator, PairDataset, read_pairs
+from rewards.losses import decided_win_probability
 from rewards.metrics import bootstrap_ci, tie_separation_auc
 from rewards.plots import margin_distribution_plot, reliability_plot
 from rewards.predict import predict_pairs
@@ -75,9 +77,14 @@ def evaluate(
             rec = records[index]
             writer.writerow([rec.path_a, rec.path_b, *(f"{margins[d][row]:.6g}" for d in margins),
                              *("" if np.isnan(labels[c][row]) else int(labels[c][row]) for c in LABEL_COLUMNS)])
-    raw = {d: predictions.rewards_a[:, i] - predictions.rewards_b[:, i] for i, d in enumerate(DIMENSIONS)}
+    # Raw margins (the scale the loss trained) through the probability that loss defines.
+    train_cfg = scorer.config.train
+    p_a = {d: decided_win_probability(torch.as_tensor(predictions.rewards_a[:, i] - predictions.rewards_b[:, i],
+                                                      dtype=torch.float64), train_cfg.loss, train_cfg.theta).numpy()
+           for i, d in enumerate(DIMENSIONS)}
+    meaning = f"P_A / (P_A + P_B), BTT θ={train_cfg.theta:g}" if train_cfg.loss == "btt" else "σ(Δr)"
     files = [
-        reliability_plot(raw, labels, out_dir / "reliability.png"),
+        reliability_plot(p_a, labels, out_dir / "reliability.png", meaning),
         margin_distribution_plot({d: margins[d] for d in DIMENSIONS}, labels, out_dir / "margin_distribution.png"),
         out_dir / "evaluation.json",
         out_dir / "margins.csv",

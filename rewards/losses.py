@@ -43,6 +43,23 @@ def btt_probabilities(margin: torch.Tensor, theta: float) -> torch.Tensor:
     return torch.stack(btt_log_probs(margin, theta), dim=-1).exp()
 
 
+def decided_win_probability(margin: torch.Tensor, loss: str, theta: float = 5.0) -> torch.Tensor:
+    """P(A ≻ B | the pair is decided) as the model trained with ``loss`` defines it.
+
+    BTT: P_A / (P_A + P_B) from ``btt_probabilities``; BT: σ(d). Regression defines no pair probability;
+    σ(d) is the usual reading of a score margin. Conditional on a decided pair because the reliability plot
+    compares it with the observed share of A wins among the pairs humans decided: BTT's unconditional P_A
+    also spends mass on ties (P_A = 1/(1 + θ) at d = 0), so set against that share it would look
+    miscalibrated even for a perfect model.
+    """
+    if loss == "btt":
+        p = btt_probabilities(margin, theta)
+        return p[..., 0] / (p[..., 0] + p[..., 1])
+    if loss in ("bt", "regression"):
+        return torch.sigmoid(margin)
+    raise ValueError(f"unknown loss {loss!r}: expected bt, btt or regression")
+
+
 def btt_loss(margin: torch.Tensor, label: torch.Tensor, valid: torch.Tensor, theta: float = 5.0) -> torch.Tensor:
     """Negative log-likelihood of the observed label (A, B or tie), averaged over valid entries."""
     log_a, log_b, log_tie = btt_log_probs(margin, theta)

@@ -4,7 +4,9 @@ Every (prompt, seed) is sampled by the base and by each arm from the same starti
 by a judge (the synthetic world's pixel analyser, `alignment.world.judge`), and the per-dimension win rates
 are laid out as the paper's Table 4 (one row per arm, one column per dimension; ties — score differences within
 the judge's measurement noise — count half), with 95% intervals and the paired effect size. The quality gate
-(colour, shape and direction right) is reported for the base and every arm, and sample grids are written as PNG.
+(colour, shape and direction right) is reported for the base and every arm when the judge checks them (the pixel
+analyser does, a reward model does not). Written for eyes: sample grids as PNG, side-by-side mp4s
+(`alignment.side_by_side`), and every pair's per-side scores in pairs.jsonl so that the table can be recounted.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ GATE_CHECKS = ("color", "shape", "direction")
 class Judgement:
     utilities: dict[str, float]  # per dimension, higher is better
     noise: dict[str, float]  # per dimension, the measurement noise of that utility (≥ 0)
-    checks: dict[str, bool]  # gate attributes right or wrong: color, shape, direction
+    checks: dict[str, bool]  # gate attributes right or wrong: color, shape, direction (empty: not checked)
+    video: str | None = None  # the file the judge scored, when it scored a file
 
 
 Judge = Callable[[np.ndarray, str], Judgement]
@@ -88,7 +91,7 @@ class GateRate:
 class ArmResult:
     name: str
     table: dict[str, WinRate]
-    gate: GateRate
+    gate: GateRate | None  # None: the judge checks no gate attributes
     mean_utilities: dict[str, float]
 
 
@@ -96,12 +99,13 @@ class ArmResult:
 class EvalReport:
     prompts: list[str]
     seeds: list[int]
-    base_gate: GateRate
+    base_gate: GateRate | None
     base_mean_utilities: dict[str, float]
     arms: list[ArmResult]
     wall_s: float
     cpu_s: float
     settings: dict[str, Any] = field(default_factory=dict)
+    judge: dict[str, Any] = field(default_factory=dict)  # which judge and its tie rule, as the caller describes it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +119,10 @@ def gate_rate(judgements: Sequence[Judgement]) -> GateRate:
     half = Z_95 * math.sqrt(max(mean * (1 - mean), 0.0) / n) if n > 1 else 1.0
     return GateRate(mean, max(0.0, mean - half), min(1.0, mean + half),
                     {c: float(ok[:, i].mean()) for i, c in enumerate(GATE_CHECKS)})
+
+
+def _gate(judgements: Sequence[Judgement]) -> GateRate | None:
+    return gate_rate(judgements) if any(j.checks for j in judgements) else None
 
 
 def compare(arm: Sequence[Judgement], base: Sequence[Judgement], dimensions: Sequence[str] = DIMENSIONS
@@ -187,8 +195,12 @@ def evaluate(
     judge: Judge,
     out_dir: str | Path | None = None,
     grid_items: int = 8,
+    side_by_side: int = 8,
+    fps: int = 8,
+    judge_info: dict[str, Any] | None = None,
 ) -> EvalReport:
-    """Sample every prompt × seed with the base and each arm, judge, and (with `out_dir`) write the report."""
+    """Sample every prompt × seed with the base and each arm, judge, and (with `out_dir`) write the report, grids,
+    and the first `side_by_side` pairs of every arm as side-by-side mp4s at `fps`."""
     from alignment.generator import load_generator
 
     if not arms:
@@ -206,17 +218,22 @@ def evaluate(
         with torch.no_grad():
             frames = sample_frames(generator, item_prompts, item_seeds, settings, grad_for)
         judged = [judge(f, p) for f, p in zip(frames, item_prompts, strict=True)]
-        results.append(ArmResult(arm.name, compare(judged, base_j), gate_rate(judged), _mean_utilities(judged)))
+        results.append(ArmResult(arm.name, compare(judged, base_j), _gate(judged), _mean_utilities(judged)))
         arm_frames[arm.name] = (frames, judged)
         logger.info("evaluated arm %s on %d samples", arm.name, len(items))
     report = EvalReport(
-        prompts=list(prompts), seeds=list(seeds), base_gate=gate_rate(base_j),
+        prompts=list(prompts), seeds=list(seeds), base_gate=_gate(base_j),
         base_mean_utilities=_mean_utilities(base_j), arms=results, wall_s=time.monotonic() - wall0,
-        cpu_s=time.process_time() - cpu0, settings=asdict(settings),
+        cpu_s=time.process_time() - cpu0, settings=asdict(settings), judge=dict(judge_info or {}),
     )
     if out_dir is not None:
         write_report(report, Path(out_dir), base_frames, base_j, arm_frames, item_prompts, grid_items)
+        write_pairs(Path(out_dir), base_frames, base_j, arm_frames, item_prompts, item_seeds, side_by_side, fps)
     return report
+
+
+def _gate_cell(gate: GateRate | None) -> str:
+    return "–" if gate is None else f"{100 * gate.rate:.1f}%"
 
 
 def format_table(report: EvalReport) -> str:
@@ -224,11 +241,11 @@ def format_table(report: EvalReport) -> str:
     lines = ["| method | " + " | ".join(f"{d} win rate [95% CI] (d_z)" for d in DIMENSIONS) + " | gate |",
              "|---" * (len(DIMENSIONS) + 2) + "|"]
     lines.append("| pretrained | " + " | ".join("50% (ref.)" for _ in DIMENSIONS)
-                 + f" | {100 * report.base_gate.rate:.1f}% |")
+                 + f" | {_gate_cell(report.base_gate)} |")
     for arm in report.arms:
         cells = [f"**{100 * arm.table[d].rate:.1f}%** [{100 * arm.table[d].ci_low:.1f}, "
                  f"{100 * arm.table[d].ci_high:.1f}] ({arm.table[d].effect_size:+.2f})" for d in DIMENSIONS]
-        lines.append(f"| {arm.name} | " + " | ".join(cells) + f" | {100 * arm.gate.rate:.1f}% |")
+        lines.append(f"| {arm.name} | " + " | ".join(cells) + f" | {_gate_cell(arm.gate)} |")
     lines += ["", "| method | " + " | ".join(f"{d} W/T/L" for d in DIMENSIONS) + " | mean utilities (VQ, MQ, TA) |",
               "|---" * (len(DIMENSIONS) + 2) + "|"]
     base_u = ", ".join(f"{report.base_mean_utilities[d]:.3f}" for d in DIMENSIONS)
@@ -274,7 +291,10 @@ def write_report(report: EvalReport, out_dir: Path, base_frames: np.ndarray, bas
     picks = list(range(0, len(item_prompts), step))[:grid_items]
     lines = [f"# Evaluation: {len(item_prompts)} prompt×seed pairs ({len(report.prompts)} prompts × "
              f"{len(report.seeds)} seeds)", "", format_table(report), "",
-             f"Wall {report.wall_s:.0f} s, CPU {report.cpu_s:.0f} s. Sampling: {report.settings}.", ""]
+             f"Wall {report.wall_s:.0f} s, CPU {report.cpu_s:.0f} s. Sampling: {report.settings}.",
+             *([f"Judge: {report.judge}.", ""] if report.judge else [""]),
+             "Every pair's per-side scores: `pairs.jsonl`; side-by-side videos (when asked for): `side_by_side/index.md`.",
+             ""]
     for name, (frames, judged) in arm_frames.items():
         grid = write_grid(out_dir / f"grid_{name}.png", [[base_frames[i], frames[i]] for i in picks])
         lines.append(f"## {name}: `{grid.name}` (left: pretrained, right: {name}; frames 0, 3, 5, 7)")
@@ -286,3 +306,25 @@ def write_report(report: EvalReport, out_dir: Path, base_frames: np.ndarray, bas
                 f"{a.utilities[d]:.2f}" for d in DIMENSIONS))
         lines.append("")
     (out_dir / "report.md").write_text("\n".join(lines))
+
+
+def write_pairs(out_dir: Path, base_frames: np.ndarray, base_j: Sequence[Judgement],
+                arm_frames: dict[str, tuple[np.ndarray, list[Judgement]]], item_prompts: Sequence[str],
+                item_seeds: Sequence[int], side_by_side: int, fps: int) -> None:
+    """pairs.jsonl (one line per arm × prompt × seed: both sides' scores and scored files, so the win rates can be
+    recounted) and the side-by-side videos with their index."""
+    from alignment.side_by_side import write_index, write_side_by_side
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = []
+    with (out_dir / "pairs.jsonl").open("w") as fh:
+        for name, (frames, judged) in arm_frames.items():
+            for prompt, seed, b, a in zip(item_prompts, item_seeds, base_j, judged, strict=True):
+                fh.write(json.dumps({"arm": name, "prompt": prompt, "seed": seed,
+                                     "pretrained": {"scores": b.utilities, "video": b.video},
+                                     "aligned": {"scores": a.utilities, "video": a.video}}) + "\n")
+            if side_by_side > 0:
+                entries += write_side_by_side(out_dir / "side_by_side", name, base_frames, base_j, frames, judged,
+                                              item_prompts, item_seeds, side_by_side, fps)
+    if entries:
+        write_index(out_dir / "side_by_side", entries)

@@ -3,11 +3,11 @@
 Videos are float tensors [B, 3, F, H, W] in [−1, 1]; latents are normalised tensors [B, C, f, h, w].
 The codecs share one protocol so that the training code never cares which is in use:
 - `WanVaeCodec`: the Wan 2.1 VAE, normalised with its config's latents_mean / latents_std (what WanPipeline
-  undoes before decoding);
+  undoes before decoding); `ScaledVaeCodec`: the LTX-Video and CogVideoX VAEs with their pipelines' scaling;
 - `PixelUnshuffleCodec`: an exactly invertible space-to-channel transform, for tiny CPU generators that cannot
   rely on a trained VAE (a random-weight VAE reconstructs nothing), and `ChromaUnshuffleCodec`, its yuv420 form;
 - `alignment.frame_autoencoder.FrameAutoencoderCodec`: a small per-frame autoencoder trained with the tiny base.
-A model directory names its codec in `generator.json`; without one the Wan VAE is used.
+A model directory names its codec in `generator.json`; without one its family's own VAE is used (`alignment.families`).
 """
 from __future__ import annotations
 
@@ -69,6 +69,56 @@ class WanVaeCodec:
 
     def spec(self) -> dict[str, Any]:
         return {"kind": "wan_vae"}
+
+
+class ScaledVaeCodec:
+    """A diffusers video VAE whose latents a pipeline normalises as (z − mean)·scale / std.
+
+    LTX-Video: the VAE's latents_mean / latents_std buffers and config scaling_factor (LTXPipeline's
+    `_normalize_latents`, undone by `_denormalize_latents` before decoding); CogVideoX: mean 0, std 1 and its
+    scaling_factor (CogVideoXPipeline.decode_latents divides by it).
+    """
+
+    def __init__(self, vae: torch.nn.Module, kind: str) -> None:
+        self.vae, self.kind = vae, kind
+        cfg = vae.config
+        c = cfg.latent_channels
+        if kind == "ltx_vae":
+            self._mean, self._std = vae.latents_mean.float().view(1, c, 1, 1, 1), vae.latents_std.float().view(1, c, 1, 1, 1)
+            self._t, self._s = vae.temporal_compression_ratio, vae.spatial_compression_ratio
+        else:
+            self._mean, self._std = torch.zeros(1, c, 1, 1, 1), torch.ones(1, c, 1, 1, 1)
+            self._t, self._s = cfg.temporal_compression_ratio, 2 ** (len(cfg.block_out_channels) - 1)
+        self._scale = float(cfg.scaling_factor)
+
+    @torch.no_grad()
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        # the posterior mode, not a sample: latents are cached once and must not depend on a draw
+        z = self.vae.encode(video.to(self.vae.dtype)).latent_dist.mode().float()
+        return (z - self._mean.to(z)) * self._scale / self._std.to(z)
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        z = (latents.float() * self._std.to(latents.device) / self._scale + self._mean.to(latents.device))
+        z = z.to(self.vae.dtype)
+        if self.kind == "ltx_vae" and self.vae.config.timestep_conditioning:
+            # LTXPipeline's defaults: decode_timestep 0 and no decode noise
+            out = self.vae.decode(z, torch.zeros(z.shape[0], device=z.device, dtype=z.dtype), return_dict=False)[0]
+        else:
+            out = self.vae.decode(z, return_dict=False)[0]
+        return out.float().clamp(-1, 1)
+
+    def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
+        t, s = self._t, self._s
+        if (num_frames - 1) % t or height % s or width % s:
+            raise CodecConfigError(
+                f"the {self.kind} VAE needs num_frames = {t}k + 1 and sides divisible by {s}; "
+                f"got {num_frames}×{height}×{width}"
+            )
+        return self.vae.config.latent_channels, (num_frames - 1) // t + 1, height // s, width // s
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind}
 
 
 class PixelUnshuffleCodec:
@@ -142,7 +192,7 @@ class ChromaUnshuffleCodec:
         return {"kind": "chroma_unshuffle", "factor": self.factor, "scale": self.scale}
 
 
-CODEC_KINDS = ("wan_vae", "pixel_unshuffle", "chroma_unshuffle", "frame_autoencoder")
+CODEC_KINDS = ("wan_vae", "ltx_vae", "cogvideox_vae", "pixel_unshuffle", "chroma_unshuffle", "frame_autoencoder")
 
 
 def check_codec_spec(spec: dict[str, Any]) -> None:
@@ -168,6 +218,10 @@ def codec_from_spec(spec: dict[str, Any], vae: torch.nn.Module | None, model_dir
         if vae is None:
             raise CodecConfigError("codec 'wan_vae' needs the pipeline's VAE")
         return WanVaeCodec(vae)
+    if spec["kind"] in ("ltx_vae", "cogvideox_vae"):
+        if vae is None:
+            raise CodecConfigError(f"codec {spec['kind']!r} needs the pipeline's VAE")
+        return ScaledVaeCodec(vae, spec["kind"])
     if spec["kind"] == "chroma_unshuffle":
         return ChromaUnshuffleCodec(int(spec.get("factor", 4)), float(spec.get("scale", 1.0)))
     return PixelUnshuffleCodec(int(spec.get("factor", 2)), float(spec.get("scale", 1.0)))

@@ -11,7 +11,10 @@ from typing import Any
 SIGMA_SAMPLERS = ("logit_normal", "uniform")
 BETA_SCHEDULES = ("constant", "one_minus_t_squared")
 
-METHODS = ("flow-dpo", "flow-rwr", "sft")
+METHODS = ("flow-dpo", "flow-rwr", "sft", "diffusion-dpo")
+# which kind of model each method trains (alignment.families: a family's `objective`)
+METHOD_OBJECTIVES = {"flow-dpo": "flow_matching", "flow-rwr": "flow_matching", "sft": "flow_matching",
+                     "diffusion-dpo": "diffusion"}
 PRECISIONS = ("no", "bf16", "fp16")
 
 
@@ -61,6 +64,10 @@ class TrainConfig:
     beta: float = 100.0
     beta_schedule: str = "constant"
     sft_weight: float = 0.0  # Flow-DPO only: an SFT anchor on winners, a guard against reward hacking
+    # Diffusion-DPO (ε/v-prediction models) draws t ~ U{0..T−1}, as Diffusion-DPO does (the timestep_sampling
+    # fields are σ distributions of the flow methods); β ≈ 2500–5000 on ε models, HuViDPO ≈ 50. Its first
+    # `skip_first_frames` latent frames (a conditioning first frame) are left out of the error.
+    skip_first_frames: int = 0
     rwr_temperature: float = 1.0
     rwr_center_per_prompt: bool = True
     dimension_weights: dict[str, float] = field(default_factory=lambda: {"VQ": 1.0, "MQ": 1.0, "TA": 1.0})
@@ -97,6 +104,10 @@ class TrainConfig:
             raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.beta_schedule not in BETA_SCHEDULES:
             raise ConfigError(f"unknown beta_schedule {self.beta_schedule!r}; choose one of {sorted(BETA_SCHEDULES)}")
+        if self.method == "diffusion-dpo" and (self.beta_schedule != "constant" or self.sft_weight):
+            raise ConfigError("diffusion-dpo takes a constant beta_schedule and no sft_weight (Flow-DPO options)")
+        if self.skip_first_frames < 0 or (self.skip_first_frames and self.method != "diffusion-dpo"):
+            raise ConfigError("skip_first_frames must be ≥ 0 and is a diffusion-dpo option")
         if self.timestep_sampling not in SIGMA_SAMPLERS:
             raise ConfigError(
                 f"unknown timestep_sampling {self.timestep_sampling!r}; choose one of {sorted(SIGMA_SAMPLERS)}"

@@ -1,15 +1,17 @@
-"""Access to a diffusers flow-matching text-to-video generator (Wan 2.1) stored in a local directory.
+"""Access to a diffusers text-to-video generator (Wan 2.1, LTX-Video, CogVideoX) stored in a local directory.
 
 One code path: production loads a real checkpoint with `load_generator(dir)`; tests and CPU runs first write a
-tiny random-weight model with `build_tiny_generator(dir)` (REFERENCE §7 sizes) and load it the same way.
-A directory is a `WanPipeline.save_pretrained` layout plus an optional `generator.json`
-({"codec": {...}, "max_sequence_length": N}).
+tiny random-weight model with `build_tiny_generator(dir)` (REFERENCE §7 sizes; `alignment.tiny_families` for
+LTX-Video and CogVideoX) and load it the same way. A directory is a `<Pipeline>.save_pretrained` layout plus an
+optional `generator.json` ({"codec": {...}, "max_sequence_length": N, "frame_rate": R}); its
+`model_index.json` names the pipeline, which picks the family (`alignment.families`): the one place where
+the families differ.
 """
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from alignment.codec import (
     check_codec_spec,
     codec_from_spec,
 )
+from alignment.families import FLOW_MATCHING, Family, family_for_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -44,23 +47,24 @@ class GeneratorLoadError(ValueError):
 
 @dataclass
 class Generator:
-    pipe: WanPipeline
+    pipe: Any  # the family's diffusers pipeline (WanPipeline, LTXPipeline, CogVideoXPipeline)
     codec: LatentCodec
     max_sequence_length: int
+    family: Family = field(default_factory=Family)
+    _denoiser: torch.nn.Module | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._denoiser = self.family.denoiser(self.pipe)
 
     @property
-    def transformer(self) -> WanTransformer3DModel:
-        return self.pipe.transformer
+    def transformer(self) -> torch.nn.Module:
+        """The denoiser in Wan's calling convention (Wan: the pipeline's transformer itself)."""
+        return self._denoiser if self._denoiser is not None else self.pipe.transformer
 
     @torch.no_grad()
     def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
-        """Text embeddings [B, L, D] exactly as WanPipeline computes them (padding zeroed past each prompt)."""
-        embeds, _ = self.pipe.encode_prompt(
-            prompt=prompts,
-            do_classifier_free_guidance=False,
-            max_sequence_length=self.max_sequence_length,
-            device=self.pipe.text_encoder.device,
-        )
+        """Text embeddings [B, L, D] exactly as the family's pipeline computes them (Wan, LTX: padding zeroed)."""
+        embeds = self.family.encode_prompts(self.pipe, prompts, self.max_sequence_length)
         return embeds.to(self.transformer.dtype)
 
     def sampling_scheduler(self) -> FlowMatchEulerDiscreteScheduler:
@@ -68,6 +72,11 @@ class Generator:
 
         Released Wan checkpoints ship a UniPC scheduler whose shift is called `flow_shift`: carry it over.
         """
+        if self.family.objective != FLOW_MATCHING:
+            raise ValueError(
+                f"{self.family.name} is a {self.family.objective} model: the flow-matching sampler cannot run it "
+                f"(sample it with its diffusers pipeline, `generator.pipe`)"
+            )
         config = self.pipe.scheduler.config
         if isinstance(self.pipe.scheduler, FlowMatchEulerDiscreteScheduler):
             return FlowMatchEulerDiscreteScheduler.from_config(config)
@@ -81,13 +90,19 @@ def load_generator(model_dir: str | Path, dtype: torch.dtype = torch.float32, de
     if not (model_dir / "model_index.json").is_file():
         raise GeneratorLoadError(f"{model_dir}: not a diffusers pipeline directory (no model_index.json)")
     meta = _read_meta(model_dir)
-    codec_spec = meta.get("codec", {"kind": "wan_vae"})
+    try:
+        family = family_for_pipeline(json.loads((model_dir / "model_index.json").read_text()).get("_class_name"))
+    except (json.JSONDecodeError, AttributeError, KeyError) as exc:
+        raise GeneratorLoadError(f"{model_dir / 'model_index.json'}: {exc}") from exc
+    if "frame_rate" in meta:
+        family.frame_rate = float(meta["frame_rate"])
+    codec_spec = meta.get("codec", {"kind": family.codec_kind})
     try:
         check_codec_spec(codec_spec)
     except CodecConfigError as exc:
         raise GeneratorLoadError(f"{model_dir / GENERATOR_META}: {exc}") from exc
     try:
-        pipe = WanPipeline.from_pretrained(model_dir, dtype=dtype).to(device)
+        pipe = family.pipeline_class.from_pretrained(model_dir, dtype=dtype).to(device)
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise GeneratorLoadError(f"{model_dir}: cannot load the pipeline ({type(exc).__name__}: {exc})") from exc
     # the text encoder runs in eval mode: with dropout two runs of one seed would differ
@@ -100,7 +115,7 @@ def load_generator(model_dir: str | Path, dtype: torch.dtype = torch.float32, de
     except CodecConfigError as exc:
         raise GeneratorLoadError(f"{model_dir}: {exc}") from exc
     max_len = int(meta.get("max_sequence_length", DEFAULT_MAX_SEQUENCE_LENGTH))
-    return Generator(pipe=pipe, codec=codec, max_sequence_length=max_len)
+    return Generator(pipe=pipe, codec=codec, max_sequence_length=max_len, family=family)
 
 
 def model_clip(model_dir: str | Path) -> tuple[int, int, int] | None:

@@ -9,6 +9,7 @@ evaluates that drift v̂ − λ∇ₓR wherever it asks; `shift` overrides the m
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,11 +56,13 @@ def sample_latents(
     guidance_scale: float = 1.0,
     reward_grad: RewardGrad | None = None,
     solver: str = "euler",
+    timestep_kwargs: dict[str, Any] | None = None,
 ) -> torch.Tensor:
     """Integrate from pure noise `latents` (σ = 1) to σ = 0 over the scheduler's `num_steps` σ table with
-    `solver`; returns float32 latents [B, C, F, H, W]."""
+    `solver`; returns float32 latents [B, C, F, H, W]. `timestep_kwargs`: the family's extra `set_timesteps`
+    arguments (LTX: its σ list and resolution-dependent μ), so the table is the family pipeline's own."""
     check_solver(solver)
-    scheduler.set_timesteps(num_steps, device=latents.device)
+    scheduler.set_timesteps(num_steps, device=latents.device, **(timestep_kwargs or {}))
     sigmas = scheduler.sigmas.tolist()
 
     def drift(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -108,7 +111,9 @@ def generate_latents(
     negative = generator.encode_prompts([negative_prompt] * len(prompts)) if guidance_scale > 1.0 else None
     scheduler = generator.sampling_scheduler()
     if shift is not None:
-        scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler.config, shift=shift)
+        # an explicit shift replaces a resolution-dependent one (LTX)
+        fixed = {"use_dynamic_shifting": False} if scheduler.config.get("use_dynamic_shifting") else {}
+        scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler.config, shift=shift, **fixed)
     return sample_latents(
         generator.transformer,
         scheduler,
@@ -119,6 +124,7 @@ def generate_latents(
         guidance_scale=guidance_scale,
         reward_grad=reward_grad,
         solver=solver,
+        timestep_kwargs=generator.family.timestep_kwargs(scheduler, num_steps, shape),
     )
 
 

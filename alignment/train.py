@@ -1,4 +1,6 @@
-"""One training loop for Flow-DPO, Flow-RWR and SFT; the method picks the step function (a loss), nothing else.
+"""One training loop for Flow-DPO, Flow-RWR, SFT and Diffusion-DPO; the method picks the step function (a loss),
+nothing else. The flow-matching methods train flow-matching families (Wan, LTX-Video), Diffusion-DPO trains
+ε/v-prediction families (CogVideoX); `train` refuses a mismatch (`alignment.families`).
 
 Every step is a pure function of (LoRA weights, optimiser state, step number): the batch order comes from a
 permutation per epoch and the noise from a generator seeded by the micro-step, both derived from the config
@@ -17,14 +19,14 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from diffusers import WanPipeline
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from alignment.config import LoraSettings, TrainConfig
+from alignment.config import METHOD_OBJECTIVES, LoraSettings, TrainConfig
 from alignment.dataset import PairData, SampleData
+from alignment.families import DiffusionSchedule, pipeline_class_for, unwrap
 from alignment.flow_matching import (
     add_noise,
     per_sample_mse,
@@ -36,6 +38,9 @@ from alignment.generator import Generator
 from alignment.losses import (
     BETA_SCHEDULES,
     LossOutput,
+    diffusion_add_noise,
+    diffusion_dpo_loss,
+    diffusion_target,
     dpo_loss_from_errors,
     flow_dpo_loss,
     flow_rwr_loss,
@@ -83,6 +88,41 @@ def noisy_pair_batch(
     sigma = _draw_sigma(latents_w.shape[0], generator, config).to(latents_w)
     x0, noise2, sigma2 = torch.cat([latents_w, latents_l]), torch.cat([noise, noise]), torch.cat([sigma, sigma])
     return NoisyBatch(add_noise(x0, noise2, sigma2), velocity_target(x0, noise2), sigma_to_timestep(sigma2), sigma)
+
+
+def diffusion_noisy_pair_batch(
+    latents_w: torch.Tensor, latents_l: torch.Tensor, generator: torch.Generator, schedule: DiffusionSchedule
+) -> NoisyBatch:
+    """[winners; losers] DDPM-noised with ONE ε and ONE integer timestep t ~ U{0..T−1} per pair (Diffusion-DPO).
+
+    x_t = √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε with the model scheduler's ᾱ; the target is ε or v by the model's prediction
+    type; `sigma` holds √(1 − ᾱ_t), the noise share, per pair (only logged: Diffusion-DPO's β is constant).
+    """
+    noise = torch.randn(latents_w.shape, generator=generator).to(latents_w)
+    t = torch.randint(0, len(schedule.alphas_cumprod), (latents_w.shape[0],), generator=generator)
+    alpha_bar = schedule.alphas_cumprod[t].to(latents_w)
+    x0, noise2, a2 = torch.cat([latents_w, latents_l]), torch.cat([noise, noise]), torch.cat([alpha_bar, alpha_bar])
+    target = diffusion_target(x0, noise2, a2, schedule.prediction_type)
+    return NoisyBatch(diffusion_add_noise(x0, noise2, a2), target, torch.cat([t, t]).to(x0.device), (1 - alpha_bar).sqrt())
+
+
+def _diffusion_schedule(transformer: torch.nn.Module) -> DiffusionSchedule:
+    schedule = getattr(transformer, "diffusion_schedule", None)
+    if schedule is None:
+        raise TypeError(
+            f"diffusion-dpo needs an epsilon/v-prediction model; {type(unwrap(transformer)).__name__} is not one"
+        )
+    return schedule
+
+
+def noisy_pairs(
+    transformer: torch.nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator, config: TrainConfig
+) -> NoisyBatch:
+    """The method's noising of a pair batch: flow matching, or DDPM for Diffusion-DPO."""
+    if config.method == "diffusion-dpo":
+        return diffusion_noisy_pair_batch(batch["latents_w"], batch["latents_l"], generator,
+                                          _diffusion_schedule(transformer))
+    return noisy_pair_batch(batch["latents_w"], batch["latents_l"], generator, config)
 
 
 def _draw_sigma(batch: int, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
@@ -138,9 +178,23 @@ def flow_rwr_step(
     return flow_rwr_loss(pred, noisy.target, batch["rewards"], config.rwr_temperature)
 
 
+def diffusion_dpo_step(
+    transformer: torch.nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator, config: TrainConfig
+) -> LossOutput:
+    """Diffusion-DPO (HuViDPO's setting): Flow-DPO's form on the ε/v-prediction error, reference = adapter off."""
+    noisy = noisy_pairs(transformer, batch, generator, config)  # [2B, C, F, H, W]
+    embeds = torch.cat([batch["embeds"], batch["embeds"]])
+    model_pred = _predict(transformer, noisy, embeds)
+    with torch.no_grad(), adapter_disabled(transformer):
+        ref_pred = _predict(transformer, noisy, embeds)
+    return diffusion_dpo_loss(model_pred, ref_pred, noisy.target, config.beta, config.skip_first_frames)
+
+
 StepFn = Callable[[torch.nn.Module, dict[str, torch.Tensor], torch.Generator, TrainConfig], LossOutput]
-STEP_FUNCTIONS: dict[str, StepFn] = {"flow-dpo": flow_dpo_step, "sft": sft_step, "flow-rwr": flow_rwr_step}
-DATA_KIND: dict[str, type] = {"flow-dpo": PairData, "sft": PairData, "flow-rwr": SampleData}
+STEP_FUNCTIONS: dict[str, StepFn] = {
+    "flow-dpo": flow_dpo_step, "sft": sft_step, "flow-rwr": flow_rwr_step, "diffusion-dpo": diffusion_dpo_step,
+}
+DATA_KIND: dict[str, type] = {"flow-dpo": PairData, "sft": PairData, "flow-rwr": SampleData, "diffusion-dpo": PairData}
 
 
 @torch.no_grad()
@@ -163,10 +217,12 @@ def heldout_metrics(
         embeds = torch.cat([batch["embeds"], batch["embeds"]])
         total, beta_sum = None, None
         for _ in range(config.heldout_draws):
-            noisy = noisy_pair_batch(batch["latents_w"], batch["latents_l"], generator, config)
-            model_err = per_sample_mse(_predict(transformer, noisy, embeds), noisy.target)
+            noisy = noisy_pairs(transformer, batch, generator, config)
+            skip = config.skip_first_frames  # Diffusion-DPO's conditioning frames; 0 otherwise
+            target = noisy.target[:, :, skip:]
+            model_err = per_sample_mse(_predict(transformer, noisy, embeds)[:, :, skip:], target)
             with adapter_disabled(transformer):
-                ref_err = per_sample_mse(_predict(transformer, noisy, embeds), noisy.target)
+                ref_err = per_sample_mse(_predict(transformer, noisy, embeds)[:, :, skip:], target)
             errs = torch.stack([*split_pair(model_err), *split_pair(ref_err)])
             beta = BETA_SCHEDULES[config.beta_schedule](config.beta, noisy.sigma.to(errs))
             total = errs if total is None else total + errs
@@ -206,7 +262,7 @@ def add_lora(transformer: torch.nn.Module, config: TrainConfig) -> list[torch.nn
 
 
 def _attach(transformer: torch.nn.Module, lora: LoraSettings) -> None:
-    transformer.add_adapter(
+    unwrap(transformer).add_adapter(
         LoraConfig(
             r=lora.rank,
             lora_alpha=lora.alpha,
@@ -219,12 +275,13 @@ def _attach(transformer: torch.nn.Module, lora: LoraSettings) -> None:
 
 
 def save_lora(transformer: torch.nn.Module, directory: Path) -> Path:
-    """Write the adapter in diffusers' format: `WanPipeline.load_lora_weights(directory)` reads it back."""
+    """Write the adapter in diffusers' format: the family's `<Pipeline>.load_lora_weights(directory)` reads it."""
     directory.mkdir(parents=True, exist_ok=True)
-    WanPipeline.save_lora_weights(
+    model = unwrap(transformer)
+    pipeline_class_for(model).save_lora_weights(
         directory,
-        transformer_lora_layers=get_peft_model_state_dict(transformer, adapter_name=ADAPTER_NAME),
-        transformer_lora_adapter_metadata=transformer.peft_config[ADAPTER_NAME].to_dict(),
+        transformer_lora_layers=get_peft_model_state_dict(model, adapter_name=ADAPTER_NAME),
+        transformer_lora_adapter_metadata=model.peft_config[ADAPTER_NAME].to_dict(),
     )
     return directory
 
@@ -241,7 +298,8 @@ def save_checkpoint(
 ) -> Path:
     ckpt = out_dir / CHECKPOINTS / f"step-{step:07d}"
     save_lora(transformer, ckpt)
-    save_file(get_peft_model_state_dict(transformer, adapter_name=ADAPTER_NAME), ckpt / "adapter_state.safetensors")
+    save_file(get_peft_model_state_dict(unwrap(transformer), adapter_name=ADAPTER_NAME),
+              ckpt / "adapter_state.safetensors")
     torch.save(optimizer.state_dict(), ckpt / "optimizer.pt")
     # Written last and atomically: its presence marks a complete checkpoint, even when the process is killed.
     _write_json(ckpt / "trainer_state.json", {"step": step, "config": config.to_dict()})
@@ -260,7 +318,9 @@ def _resume(transformer: torch.nn.Module, optimizer: torch.optim.Optimizer, ckpt
     if json.loads(json.dumps(current)) != saved:
         changed = sorted(k for k in saved if json.loads(json.dumps(current.get(k))) != saved[k])
         raise ValueError(f"{ckpt}: cannot resume with a changed config ({', '.join(changed)})")
-    set_peft_model_state_dict(transformer, load_file(ckpt / "adapter_state.safetensors"), adapter_name=ADAPTER_NAME)
+    set_peft_model_state_dict(
+        unwrap(transformer), load_file(ckpt / "adapter_state.safetensors"), adapter_name=ADAPTER_NAME
+    )
     optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
     logger.info("resumed from %s at step %d", ckpt, state["step"])
     return int(state["step"])
@@ -278,6 +338,13 @@ def train(
     """Train a LoRA on `generator.transformer` with the configured method; the LoRA lands in `out_dir/lora`."""
     if not isinstance(data, DATA_KIND[config.method]):
         raise TypeError(f"{config.method} trains on {DATA_KIND[config.method].__name__}, got {type(data).__name__}")
+    objective = METHOD_OBJECTIVES[config.method]
+    if generator.family.objective != objective:
+        fitting = ", ".join(m for m, o in METHOD_OBJECTIVES.items() if o == generator.family.objective)
+        raise ValueError(
+            f"{config.method} trains {objective} models; {generator.family.name} is a {generator.family.objective} "
+            f"model (methods for it: {fitting})"
+        )
     if config.eval_every and heldout is None:
         raise ValueError("eval_every > 0 needs held-out pairs")
     out_dir = Path(out_dir)

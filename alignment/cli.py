@@ -92,18 +92,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="aligned / guided vs pretrained from the same seeds: Table-4 win rates")
     p.add_argument("--model", required=True, type=Path, help="the pretrained generator directory")
     p.add_argument("--lora", action="append", default=[], metavar="NAME=DIR", help="an aligned arm; repeatable")
-    p.add_argument("--guided", metavar="NAME", help="a reward-guided arm (needs --guidance and --reward-model)")
+    p.add_argument("--guided", metavar="NAME",
+                   help="a reward-guided arm (needs --guidance and --latent-reward-model)")
     p.add_argument("--guidance", help="reward-guidance weights, e.g. VQ=1,MQ=0,TA=0")
     p.add_argument("--guidance-scale", type=float, default=1.0)
-    p.add_argument("--reward-model", type=Path)
-    p.add_argument("--prompts-file", type=Path, help="CSV with a prompt column (default: held-out synthetic prompts)")
-    p.add_argument("--prompt-column", default="prompt")
+    p.add_argument("--latent-reward-model", type=Path, help="the guided arm's latent reward model (train-reward)")
+    p.add_argument("--prompts-file", type=Path,
+                   help="CSV with a prompt column, e.g. ../shared/data/prompts/*.csv (default: held-out synthetic "
+                        "prompts); the synthetic judge takes only synthetic-grammar prompts")
+    p.add_argument("--prompt-column", default="prompt", help="e.g. prompt_shorter in vbench / videogen_eval")
     p.add_argument("--heldout-prompts", type=int, default=40, help="number of held-out synthetic prompts")
     p.add_argument("--limit", type=int, help="first N prompts of --prompts-file")
     p.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated; every prompt is sampled with every seed")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--cfg", type=float, default=4.0)
-    p.add_argument("--judge", choices=("synthetic",), default="synthetic", help="the pixel analyser of the world")
+    p.add_argument("--judge", choices=("synthetic", "reward-model"), default="synthetic",
+                   help="synthetic: the world's pixel analyser (a tie: a difference within its measurement noise); "
+                        "reward-model: the --reward-model checkpoint's normalised scores (a tie: |difference| ≤ "
+                        "ε_d = max(--tie-epsilon, the ε_d of --tie-calibration))")
+    p.add_argument("--reward-model", type=Path, help="the judge's reward model: `python -m rewards train` OUT/model")
+    p.add_argument("--tie-epsilon", type=float, default=0.01,
+                   help="reward-model judge: a pair ties when |Δ normalised score| ≤ this (default 0.01: CPU "
+                        "sampling is not bitwise reproducible, a rounding moves a reward by ~1e-3)")
+    p.add_argument("--tie-calibration", type=Path,
+                   help="reward-model judge: evaluation.json of `python -m rewards evaluate` on held-out human "
+                        "judgements; its per-dimension epsilon (the tie-calibrated threshold) raises the tie margin")
+    p.add_argument("--side-by-side", type=int, default=8, metavar="N",
+                   help="first N prompt×seed pairs as mp4s, pretrained left, arm right (0: none)")
+    p.add_argument("--fps", type=int, default=8, help="of the side-by-side and judged videos")
     p.add_argument("--out", required=True, type=Path)
     _add_clip_args(p)
     return parser
@@ -322,31 +338,42 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
     seeds = _seed_list(args.seeds)
     arms = [Arm(name, lora=path) for name, path in map(_named_path, args.lora)]
     if args.guided:
-        if not args.guidance or not args.reward_model:
-            raise CliError("--guided needs --guidance and --reward-model")
+        if not args.guidance or not args.latent_reward_model:
+            raise CliError("--guided needs --guidance and --latent-reward-model")
         from alignment.guidance import parse_guidance
 
-        arms.append(Arm(args.guided, reward_model=args.reward_model, guidance=parse_guidance(args.guidance),
+        arms.append(Arm(args.guided, reward_model=args.latent_reward_model, guidance=parse_guidance(args.guidance),
                         guidance_scale=args.guidance_scale))
     if not arms:
         raise CliError("nothing to compare: pass --lora NAME=DIR and/or --guided NAME")
+    if args.side_by_side < 0 or args.fps < 1:
+        raise CliError("--side-by-side must be ≥ 0 and --fps ≥ 1")
     if args.prompts_file:
-        args.prompt = []
-        prompts = _prompts(args)
+        from alignment.prompt_suite import read_prompts
+
+        prompts = read_prompts(args.prompts_file, args.prompt_column, args.limit)
     else:
         from alignment.world.clips import heldout_prompts, model_grammar
 
         # a base pretrained on a restricted grammar is judged on held-out prompts of that grammar
         prompts = heldout_prompts(args.heldout_prompts, grammar=model_grammar(args.model))
-    from alignment.world.judge import pixel_judge
+    from alignment.judges import build_judge
 
-    frames, height, width = _model_clip(args.model, args)
-    settings = SampleSettings(frames, height, width, steps=args.steps, cfg=args.cfg)
-    report = evaluate(args.model, arms, prompts, seeds, settings, pixel_judge, args.out)
+    clip = _model_clip(args.model, args)
+    # the judge checks the prompts and loads its model here, before the first sample
+    judge, judge_info = build_judge(
+        args.judge, prompts, clip, args.out / "judged", source=str(args.prompts_file or "the held-out prompts"),
+        reward_model=args.reward_model, tie_floor=args.tie_epsilon, tie_calibration=args.tie_calibration,
+        fps=args.fps)
+    settings = SampleSettings(*clip, steps=args.steps, cfg=args.cfg)
+    report = evaluate(args.model, arms, prompts, seeds, settings, judge, args.out, side_by_side=args.side_by_side,
+                      fps=args.fps, judge_info=judge_info)
     print(format_table(report), file=sys.stderr)
-    return {"out": str(args.out), "pairs": len(prompts) * len(seeds), "base_gate": report.base_gate.rate,
-            "arms": {a.name: {"gate": a.gate.rate, **{d: round(w.rate, 4) for d, w in a.table.items()}}
-                     for a in report.arms}, "wall_s": round(report.wall_s, 1), "cpu_s": round(report.cpu_s, 1)}
+    return {"out": str(args.out), "pairs": len(prompts) * len(seeds), "judge": args.judge,
+            "base_gate": report.base_gate.rate if report.base_gate else None,
+            "arms": {a.name: {"gate": a.gate.rate if a.gate else None,
+                              **{d: round(w.rate, 4) for d, w in a.table.items()}} for a in report.arms},
+            "wall_s": round(report.wall_s, 1), "cpu_s": round(report.cpu_s, 1)}
 
 
 def _quiet_loading() -> None:

@@ -27,6 +27,7 @@ class LoraSettings:
     rank: int = 16
     alpha: float = 32.0
     dropout: float = 0.0
+    # the attention projections of Wan, LTX-Video and CogVideoX alike (HuViDPO's choice)
     targets: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")
 
     def __post_init__(self) -> None:

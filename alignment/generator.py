@@ -94,7 +94,7 @@ def load_generator(model_dir: str | Path, dtype: torch.dtype = torch.float32, de
         family = family_for_pipeline(json.loads((model_dir / "model_index.json").read_text()).get("_class_name"))
     except (json.JSONDecodeError, AttributeError, KeyError) as exc:
         raise GeneratorLoadError(f"{model_dir / 'model_index.json'}: {exc}") from exc
-    if "frame_rate" in meta:
+    if "frame_rate" in meta and hasattr(family, "frame_rate"):  # LTX scales RoPE along time by it
         family.frame_rate = float(meta["frame_rate"])
     codec_spec = meta.get("codec", {"kind": family.codec_kind})
     try:

@@ -216,7 +216,7 @@ def bar_dpo(args: argparse.Namespace) -> None:
     weights = {args.target: 1.0}
     # "milder losers": drop pairs whose loser is among the worst `loser_quantile` of the samples in any dimension
     floor = {d: float(np.quantile([a.utilities[d] for a in samples.analyses], args.loser_quantile))
-             for d in ("VQ", "MQ", "TA")}
+             for d in args.floor_dims.split(",")}
     emit("dpo/pairs", comparisons=len(comparisons), loser_floor=floor)
     runs = {
         "naive": dict(pairs=preference_pairs(comparisons, weights), sft_weight=0.0, patience=0,
@@ -368,6 +368,9 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=25)
     parser.add_argument("--heldout-draws", type=int, default=4)
     parser.add_argument("--loser-quantile", type=float, default=0.15)
+    # On TA a loser far below the others is usually the wrong shape or direction: the signal itself, not garbage
+    # to steer away from; leave the targeted dimension out of the floor there (--floor-dims VQ,MQ).
+    parser.add_argument("--floor-dims", default="VQ,MQ,TA", help="dimensions the milder-losers floor applies to")
     parser.add_argument("--rm-blocks", type=int, default=2)
     parser.add_argument("--rm-steps", type=int, default=400)
     parser.add_argument("--guidance-scale", type=float, default=0.0, help="λ; 0 = set by --guidance-rms")

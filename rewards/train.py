@@ -168,10 +168,13 @@ def train(
     cache = ClipCache(cache_dir if cache_dir is not None else out_dir / "clip_cache", config.video)
     collator = PairCollator(network.tokenizer, network.reward_token_ids, config.model, network.merge_size)
     sampler = EpochShuffleSampler(len(train_records), cfg.seed)
+    # Persistent workers: re-forking them every epoch costs a start-up wait and loses their per-process memo of
+    # file hashes (the clip cache's keys), so every later epoch would hash every video again.
+    loader_options = {"collate_fn": collator, "num_workers": cfg.num_workers,
+                      "persistent_workers": cfg.num_workers > 0}
     train_loader = DataLoader(PairDataset(train_records, cache), batch_size=cfg.batch_size, sampler=sampler,
-                              collate_fn=collator, num_workers=cfg.num_workers)
-    val_loader = DataLoader(PairDataset(val_records, cache), batch_size=cfg.batch_size, collate_fn=collator,
-                            num_workers=cfg.num_workers)
+                              **loader_options)
+    val_loader = DataLoader(PairDataset(val_records, cache), batch_size=cfg.batch_size, **loader_options)
 
     steps_per_epoch = math.ceil(len(train_loader) / cfg.grad_accum)
     total_steps = steps_per_epoch * cfg.epochs

@@ -141,3 +141,25 @@ def test_clip_cache_decodes_once_and_keys_on_content_and_params(tmp_path):
     indexed_clip(path, 16, 8)
     assert cache.get(path).frames.shape[0] == 4
     assert cache.misses == 2
+
+
+def test_every_patch_row_matches_a_pixel_by_pixel_build_for_four_frame_patches():
+    # An independent route: each row assembled pixel by pixel from the documented order (merge blocks row-major,
+    # 2×2 positions inside; channel, frame in patch, y, x inside a row), 5 frames padded to 8 by the last one.
+    cfg = VideoConfig(fps=2, min_frames=2, max_frames=8, min_pixels=28 * 28, max_pixels=56 * 56,
+                      temporal_patch_size=4)
+    frames = np.random.default_rng(3).integers(0, 256, (5, 28, 56, 3), dtype=np.uint8)
+    out = patchify(frames, cfg)
+    assert out.grid_thw.tolist() == [2, 2, 4]
+    padded = np.concatenate([frames, np.repeat(frames[-1:], 3, axis=0)])
+    rows = []
+    for block_t in range(2):
+        for by in range(1):  # merge-block rows: 2 patch rows / 2
+            for bx in range(2):  # merge-block cols: 4 patch cols / 2
+                for iy in range(2):
+                    for ix in range(2):
+                        y0, x0 = (2 * by + iy) * 14, (2 * bx + ix) * 14
+                        row = [(padded[4 * block_t + f, y0 + py, x0 + px, c] / 255.0 - CLIP_MEAN[c]) / CLIP_STD[c]
+                               for c in range(3) for f in range(4) for py in range(14) for px in range(14)]
+                        rows.append(row)
+    np.testing.assert_allclose(out.pixel_values, np.array(rows), rtol=0, atol=1e-6)

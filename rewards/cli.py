@@ -168,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                              ("held_out", int, "clips kept out of training for the held-out figures"),
                              ("size", int, "clip side in pixels, a multiple of 28 (default 112)"),
                              ("frames", int, "frames per clip (default 16: 8 temporal tokens)"),
-                             ("temporal_patch_size", int, "frames per vision patch (default 2, as Qwen2-VL)"),
+                             ("temporal_patch_size", int, "frames per vision patch (default 2, as Qwen2-VL; the DCT "
+                                                           "start's higher temporal frequencies need "
+                                                           "--vision-embed-dim above 48)"),
                              ("hidden_size", int, None), ("num_layers", int, None), ("vision_depth", int, None),
                              ("vision_embed_dim", int, None), ("lr", float, None), ("batch_size", int, None),
                              ("epochs", int, None), ("max_cpu_minutes", float, "CPU-time budget in minutes, all included (default 28)"),

@@ -88,7 +88,9 @@ class PretrainConfig:
     vision_embed_dim: int = 48
     # Frames per vision patch. Qwen2-VL's is 2, and its vision blocks attend within one temporal patch, so a
     # tower of this size compares frames only inside it; 4 lets it see three frame-to-frame changes (jitter,
-    # held frames, flicker) before the language layers (the DCT start adds the higher temporal frequencies).
+    # held frames, flicker) before the language layers. The DCT start adds the higher temporal frequencies
+    # after its first 48 channels, so they need a vision_embed_dim above 48 (80 holds all 32 of them for 4
+    # frames); measured with the direct probe it saw no motion defect either (docs/rewards/README.md).
     temporal_patch_size: int = 2
     initializer_range: float = 0.1
     # The vision tower's own (None: the same). See docs/rewards/README.md for what each value learnt.

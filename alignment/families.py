@@ -142,6 +142,13 @@ class Family:
         """None: the pipeline's transformer already speaks the convention."""
         return None
 
+    def default_max_sequence_length(self, pipe: Any) -> int:
+        """The prompt length the family's pipeline encodes at when none is configured (WanPipeline: 512)."""
+        return 512
+
+    def check_max_sequence_length(self, pipe: Any, max_sequence_length: int) -> None:
+        """Raise ValueError when the model cannot take prompts of this length (Wan, LTX: any length)."""
+
     def encode_prompts(self, pipe: Any, prompts: list[str], max_sequence_length: int) -> torch.Tensor:
         embeds, _ = pipe.encode_prompt(
             prompt=prompts, do_classifier_free_guidance=False, max_sequence_length=max_sequence_length,
@@ -164,6 +171,9 @@ class LtxFamily(Family):
 
     def __init__(self, frame_rate: float = 25.0) -> None:
         self.frame_rate = frame_rate  # LTXPipeline's default; it scales RoPE along time
+
+    def default_max_sequence_length(self, pipe: Any) -> int:
+        return 128  # LTXPipeline's default
 
     def denoiser(self, pipe: LTXPipeline) -> torch.nn.Module:
         t, s = pipe.vae_temporal_compression_ratio, pipe.vae_spatial_compression_ratio
@@ -199,6 +209,19 @@ class CogVideoXFamily(Family):
 
     def denoiser(self, pipe: CogVideoXPipeline) -> torch.nn.Module:
         return CogVideoXDenoiser(pipe)
+
+    def default_max_sequence_length(self, pipe: Any) -> int:
+        return int(pipe.transformer.config.max_text_seq_length)  # 226, as the pipeline encodes
+
+    def check_max_sequence_length(self, pipe: Any, max_sequence_length: int) -> None:
+        cfg = pipe.transformer.config
+        # sincos (CogVideoX-2b) or learned positional embeddings span exactly max_text_seq_length text tokens
+        fixed = not cfg.use_rotary_positional_embeddings or cfg.get("use_learned_positional_embeddings", False)
+        if fixed and max_sequence_length != cfg.max_text_seq_length:
+            raise ValueError(
+                f"max_sequence_length {max_sequence_length} does not fit this CogVideoX transformer: its "
+                f"positional embeddings span exactly max_text_seq_length={cfg.max_text_seq_length} text tokens"
+            )
 
 
 FAMILIES: dict[str, type[Family]] = {

@@ -114,7 +114,11 @@ def load_generator(model_dir: str | Path, dtype: torch.dtype = torch.float32, de
         codec = codec_from_spec(codec_spec, pipe.vae, model_dir)
     except CodecConfigError as exc:
         raise GeneratorLoadError(f"{model_dir}: {exc}") from exc
-    max_len = int(meta.get("max_sequence_length", DEFAULT_MAX_SEQUENCE_LENGTH))
+    max_len = int(meta.get("max_sequence_length", family.default_max_sequence_length(pipe)))
+    try:
+        family.check_max_sequence_length(pipe, max_len)
+    except ValueError as exc:
+        raise GeneratorLoadError(f"{model_dir / GENERATOR_META}: {exc}") from exc
     return Generator(pipe=pipe, codec=codec, max_sequence_length=max_len, family=family)
 
 

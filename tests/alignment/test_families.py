@@ -168,3 +168,39 @@ def test_cli_builds_tiny_families_and_offers_diffusion_dpo(tmp_path, capsys):
     assert load_generator(tmp_path / "cog").family.name == "cogvideox"
     args = build_parser().parse_args(["train", "--method", "diffusion-dpo", "--model", "m", "--out", "o"])
     assert args.method == "diffusion-dpo"
+
+
+def _without_max_sequence_length(model_dir: Path, dest: Path) -> Path:
+    import json
+    import shutil
+
+    shutil.copytree(model_dir, dest)
+    meta_path = dest / "generator.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["max_sequence_length"]
+    meta_path.write_text(json.dumps(meta))
+    return dest
+
+
+def test_cogvideox_without_a_configured_length_encodes_at_the_transformer_length(cog_dir, tmp_path):
+    gen = load_generator(_without_max_sequence_length(cog_dir, tmp_path / "cog"))
+    assert gen.max_sequence_length == gen.pipe.transformer.config.max_text_seq_length == 16
+    embeds = gen.encode_prompts(["a", "b"])
+    assert embeds.shape[1] == 16
+    x = torch.randn(2, 4, 3, 4, 4)
+    assert gen.transformer(x, torch.tensor([10, 900]), embeds, return_dict=False)[0].shape == x.shape
+
+
+def test_cogvideox_with_positional_embeddings_refuses_another_length(cog_dir, tmp_path):
+    import json
+
+    from alignment.generator import GeneratorLoadError
+
+    model = _without_max_sequence_length(cog_dir, tmp_path / "cog")
+    (model / "generator.json").write_text(json.dumps({"max_sequence_length": 512}))
+    with pytest.raises(GeneratorLoadError, match="max_sequence_length 512 does not fit .* max_text_seq_length=16"):
+        load_generator(model)
+
+
+def test_ltx_without_a_configured_length_encodes_at_its_pipeline_default(ltx_dir, tmp_path):
+    assert load_generator(_without_max_sequence_length(ltx_dir, tmp_path / "ltx")).max_sequence_length == 128

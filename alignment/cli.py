@@ -333,7 +333,7 @@ def _model_clip(model: Path, args: argparse.Namespace) -> tuple[int, int, int]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
-    from alignment.evaluate import Arm, SampleSettings, evaluate, format_table
+    from alignment.evaluate import Arm, SampleSettings, check_arm_names, evaluate, format_table
 
     seeds = _seed_list(args.seeds)
     arms = [Arm(name, lora=path) for name, path in map(_named_path, args.lora)]
@@ -346,6 +346,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
                         guidance_scale=args.guidance_scale))
     if not arms:
         raise CliError("nothing to compare: pass --lora NAME=DIR and/or --guided NAME")
+    check_arm_names([arm.name for arm in arms])  # names become paths under --out: refuse before writing any
     if args.side_by_side < 0 or args.fps < 1:
         raise CliError("--side-by-side must be ≥ 0 and --fps ≥ 1")
     if args.prompts_file:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -186,6 +187,24 @@ def arm_sampler(model_dir: Path, arm: Arm) -> tuple[Any, Callable[[list[str]], A
     return generator, factory
 
 
+_ARM_NAME = re.compile(r"[A-Za-z0-9._-]+")
+BASE_NAME = "pretrained"  # the base's row in the report and its side of every side-by-side
+
+
+def check_arm_names(names: Sequence[str]) -> None:
+    """Raise ValueError unless every arm name is a safe, unique file name other than the base's: names become
+    directories and files under the output folder."""
+    seen: set[str] = set()
+    for name in names:
+        if not _ARM_NAME.fullmatch(name) or name in (".", ".."):
+            raise ValueError(f"arm name {name!r}: use only letters, digits, '.', '_' and '-' (and not '.' or '..')")
+        if name == BASE_NAME:
+            raise ValueError(f"arm name {name!r} is reserved for the base model")
+        if name in seen:
+            raise ValueError(f"arm name {name!r} is given twice")
+        seen.add(name)
+
+
 def evaluate(
     model_dir: str | Path,
     arms: Sequence[Arm],
@@ -205,6 +224,7 @@ def evaluate(
 
     if not arms:
         raise ValueError("evaluate needs at least one arm (a LoRA or guidance) to compare with the base")
+    check_arm_names([arm.name for arm in arms])
     if not prompts or not seeds:
         raise ValueError("evaluate needs at least one prompt and one seed")
     wall0, cpu0 = time.monotonic(), time.process_time()

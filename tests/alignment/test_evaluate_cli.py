@@ -183,3 +183,30 @@ def test_side_by_side_mp4_is_pretrained_left_and_arm_right(tiny_unshuffle_model_
     judged = read_video(entry["left"]["video"]).frames.astype(float)
     assert np.abs(left - judged).mean() < 2
     shutil.rmtree(out)
+
+
+@pytest.mark.parametrize(("loras", "message"), [
+    (["../../x"], "arm name '../../x': use only letters"),
+    (["a/b"], "arm name 'a/b': use only letters"),
+    ([".."], "arm name '..': use only letters"),
+    (["pretrained"], "arm name 'pretrained' is reserved for the base model"),
+    (["dpo", "dpo"], "arm name 'dpo' is given twice"),
+])
+def test_bad_arm_names_are_refused_before_anything_is_sampled_or_written(tmp_path, capsys, suite, loras, message):
+    out = tmp_path / "out"
+    lora_args = [a for name in loras for a in ("--lora", f"{name}={tmp_path / 'adapter'}")]
+    code = main(["evaluate", "--model", str(tmp_path / "no_model"), *lora_args, "--prompts-file", str(suite),
+                 "--seeds", "0", "--out", str(out), *CLIP])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_library_refuses_a_bad_arm_name_before_loading_the_model(tmp_path):
+    from alignment.evaluate import Arm, evaluate
+
+    with pytest.raises(ValueError, match="arm name '../x'"):
+        evaluate(tmp_path / "no_model", [Arm("../x", lora=tmp_path)], ["a"], [0], SampleSettings(4, 16, 16),
+                 judge=lambda frames, prompt: None, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

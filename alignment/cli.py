@@ -208,7 +208,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from alignment.generator import load_generator
     from alignment.latents import ClipSpec
     from alignment.pairs import load_export_pairs, load_scored_samples, split_by_prompt
-    from alignment.train import describe, train
+    from alignment.train import check_method_fits, describe, train
 
     spec = ClipSpec(config.clip.num_frames, config.clip.height, config.clip.width, config.clip.fps)
     cache = args.out / "latent_cache"
@@ -223,11 +223,13 @@ def cmd_train(args: argparse.Namespace) -> dict:
         if not train_pairs or (config.heldout_fraction and not heldout_pairs):
             raise CliError(f"heldout_fraction {config.heldout_fraction} leaves no training or no held-out pair")
         generator = load_generator(args.model)
+        check_method_fits(config.method, generator)  # before encoding every video
         data = prepare_pairs(generator, train_pairs, spec, cache)
         heldout = prepare_pairs(generator, heldout_pairs, spec, cache) if heldout_pairs else None
     else:
         samples = load_scored_samples(args.samples)
         generator = load_generator(args.model)
+        check_method_fits(config.method, generator)
         data = prepare_samples(generator, samples, config.dimension_weights, spec, cache, config.rwr_center_per_prompt)
         heldout = None
     result = train(config, data, generator, args.out, resume=args.resume, heldout=heldout)

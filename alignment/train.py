@@ -326,6 +326,17 @@ def _resume(transformer: torch.nn.Module, optimizer: torch.optim.Optimizer, ckpt
     return int(state["step"])
 
 
+def check_method_fits(method: str, generator: Generator) -> None:
+    """Raise ValueError when `method` does not train the generator's family (flow-matching vs diffusion)."""
+    objective = METHOD_OBJECTIVES[method]
+    if generator.family.objective != objective:
+        fitting = ", ".join(m for m, o in METHOD_OBJECTIVES.items() if o == generator.family.objective)
+        raise ValueError(
+            f"{method} trains {objective} models; {generator.family.name} is a {generator.family.objective} "
+            f"model (methods for it: {fitting})"
+        )
+
+
 def train(
     config: TrainConfig,
     data: PairData | SampleData,
@@ -338,13 +349,7 @@ def train(
     """Train a LoRA on `generator.transformer` with the configured method; the LoRA lands in `out_dir/lora`."""
     if not isinstance(data, DATA_KIND[config.method]):
         raise TypeError(f"{config.method} trains on {DATA_KIND[config.method].__name__}, got {type(data).__name__}")
-    objective = METHOD_OBJECTIVES[config.method]
-    if generator.family.objective != objective:
-        fitting = ", ".join(m for m, o in METHOD_OBJECTIVES.items() if o == generator.family.objective)
-        raise ValueError(
-            f"{config.method} trains {objective} models; {generator.family.name} is a {generator.family.objective} "
-            f"model (methods for it: {fitting})"
-        )
+    check_method_fits(config.method, generator)
     if config.eval_every and heldout is None:
         raise ValueError("eval_every > 0 needs held-out pairs")
     out_dir = Path(out_dir)

@@ -125,3 +125,19 @@ def test_unknown_method_through_the_module_entry_point():
                            "--out", "o"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "invalid choice: 'ppo'" in proc.stderr
+
+
+def test_a_method_for_another_family_is_refused_before_any_video_is_encoded(videos, tiny_model_dir, tmp_path,
+                                                                             capsys, monkeypatch):
+    import alignment.dataset
+
+    def never(*args, **kwargs):
+        raise AssertionError("prepare_pairs ran before the method was checked against the model")
+
+    monkeypatch.setattr(alignment.dataset, "prepare_pairs", never)
+    export = _export(videos, [["sharp.mp4", "dull.mp4", "a red square", "A", "A", "A", 8, 9, 8, 9]])
+    code, _, err = _run(["train", "--method", "diffusion-dpo", "--pairs", export, "--model", tiny_model_dir,
+                         "--out", tmp_path / "run"], capsys)
+    assert code == 2
+    assert "diffusion-dpo trains diffusion models; wan is a flow_matching model" in err
+    assert not (tmp_path / "run" / "latent_cache").exists()

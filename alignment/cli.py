@@ -239,7 +239,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 def cmd_train_reward(args: argparse.Namespace) -> dict:
     from alignment.dataset import prepare_comparisons
     from alignment.generator import load_generator
-    from alignment.latent_reward import LatentRewardConfig, train_latent_reward
+    from alignment.latent_reward import LatentRewardConfig, require_wan, train_latent_reward
     from alignment.latents import ClipSpec
     from alignment.pairs import load_export_comparisons
 
@@ -251,6 +251,7 @@ def cmd_train_reward(args: argparse.Namespace) -> dict:
     except TypeError as exc:
         raise ConfigError(f"latent reward config: {exc}") from exc
     generator = load_generator(args.model)
+    require_wan(generator.family.name)  # before encoding any video
     comparisons = load_export_comparisons(args.pairs, config.dimensions)
     spec = ClipSpec(args.frames, args.height, args.width)
     data = prepare_comparisons(generator, comparisons, config.dimensions, spec, args.out / "latent_cache")
@@ -283,12 +284,14 @@ def cmd_generate(args: argparse.Namespace) -> dict:
         raise CliError("--guidance needs --reward-model")
     from alignment.generator import load_generator
     from alignment.guidance import parse_guidance, reward_gradient
-    from alignment.latent_reward import LatentRewardModel
+    from alignment.latent_reward import LatentRewardModel, require_wan
     from alignment.sampling import decode_latents, generate_latents
     from alignment.video_io import write_video
 
     weights = parse_guidance(args.guidance) if args.guidance else None
     generator = load_generator(args.model)
+    if weights:
+        require_wan(generator.family.name)
     if args.lora:
         if not args.lora.is_dir():
             raise CliError(f"LoRA directory not found: {args.lora}")

@@ -176,8 +176,9 @@ def arm_sampler(model_dir: Path, arm: Arm) -> tuple[Any, Callable[[list[str]], A
     if arm.guidance is None:
         return generator, None
     from alignment.guidance import reward_gradient
-    from alignment.latent_reward import LatentRewardModel
+    from alignment.latent_reward import LatentRewardModel, require_wan
 
+    require_wan(generator.family.name)
     model = LatentRewardModel.load(arm.reward_model)
     weights, scale = arm.guidance, arm.guidance_scale
 

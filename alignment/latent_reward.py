@@ -30,6 +30,13 @@ WEIGHTS_FILE = "latent_reward.safetensors"
 CONFIG_FILE = "latent_reward.json"
 
 
+def require_wan(family: str) -> None:
+    """Raise ConfigError unless the generator is Wan: the latent reward model is built from Wan's transformer."""
+    if family != "wan":
+        raise ConfigError(f"the latent reward model (train-reward, reward guidance) supports only Wan generators, "
+                          f"not {family}")
+
+
 class LatentRewardModel(torch.nn.Module):
     def __init__(self, backbone: WanTransformer3DModel, dimensions: tuple[str, ...], head_hidden: int = 64) -> None:
         super().__init__()
@@ -57,6 +64,12 @@ class LatentRewardModel(torch.nn.Module):
         head_hidden: int = 64,
     ) -> LatentRewardModel:
         """Copy the embeddings and the first `num_blocks` blocks of a (base, adapter-free) generator."""
+        from alignment.families import FAMILIES, unwrap
+
+        model = unwrap(transformer)
+        if not isinstance(model, WanTransformer3DModel):
+            require_wan(next((f.name for f in FAMILIES.values() if isinstance(model, f.transformer_class)),
+                             type(model).__name__))
         total = transformer.config.num_layers
         if not 1 <= num_blocks <= total:
             raise ConfigError(f"num_blocks must be in [1, {total}], got {num_blocks}")

@@ -204,3 +204,17 @@ def test_cogvideox_with_positional_embeddings_refuses_another_length(cog_dir, tm
 
 def test_ltx_without_a_configured_length_encodes_at_its_pipeline_default(ltx_dir, tmp_path):
     assert load_generator(_without_max_sequence_length(ltx_dir, tmp_path / "ltx")).max_sequence_length == 128
+
+
+def test_the_latent_reward_model_refuses_a_non_wan_generator_by_family(ltx_dir, tmp_path, capsys):
+    from alignment.cli import main
+    from alignment.config import ConfigError
+    from alignment.latent_reward import LatentRewardModel
+
+    ltx = load_generator(ltx_dir)
+    with pytest.raises(ConfigError, match="supports only Wan generators, not ltx"):
+        LatentRewardModel.from_generator(ltx.transformer, 1)
+    code = main(["generate", "--model", str(ltx_dir), "--prompt", "p", "--guidance", "VQ=1",
+                 "--reward-model", str(tmp_path / "rm"), "--out", str(tmp_path / "gen")])
+    err = capsys.readouterr().err
+    assert code == 2 and "supports only Wan generators, not ltx" in err and not (tmp_path / "gen").exists()

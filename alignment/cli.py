@@ -6,7 +6,6 @@ Bad input ends with a non-zero exit status and a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
@@ -262,13 +261,9 @@ def cmd_train_reward(args: argparse.Namespace) -> dict:
 def _prompts(args: argparse.Namespace) -> list[str]:
     prompts = list(args.prompt)
     if args.prompts_file:
-        if not args.prompts_file.is_file():
-            raise CliError(f"prompts file not found: {args.prompts_file}")
-        with args.prompts_file.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            if args.prompt_column not in (reader.fieldnames or []):
-                raise CliError(f"{args.prompts_file}: no column {args.prompt_column!r}")
-            prompts += [row[args.prompt_column] for row in reader][: args.limit]
+        from alignment.prompt_suite import read_prompts
+
+        prompts += read_prompts(args.prompts_file, args.prompt_column, args.limit)
     if not prompts:
         raise CliError("no prompt: pass --prompt or --prompts-file")
     return prompts

@@ -141,3 +141,13 @@ def test_a_method_for_another_family_is_refused_before_any_video_is_encoded(vide
     assert code == 2
     assert "diffusion-dpo trains diffusion models; wan is a flow_matching model" in err
     assert not (tmp_path / "run" / "latent_cache").exists()
+
+
+def test_generate_reads_a_prompts_file_as_the_suites_are_read(tiny_model_dir, tmp_path, capsys):
+    prompts = tmp_path / "prompts.csv"
+    prompts.write_text("\ufeffprompt\n  a red square  \n\n   \na blue circle\na green line\n", encoding="utf-8")
+    code, _, err = _run(["generate", "--model", tiny_model_dir, "--prompts-file", prompts, "--limit", "2",
+                         "--steps", "1", "--out", tmp_path / "gen"], capsys)
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "gen" / "samples.json").read_text())
+    assert [m["prompt"] for m in manifest] == ["a red square", "a blue circle"]

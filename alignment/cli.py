@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--family", choices=("wan", "ltx", "cogvideox"), default="wan",
                    help="wan, ltx (flow matching) or cogvideox (v-prediction, for diffusion-dpo)")
-    p.add_argument("--codec", choices=("wan_vae", "pixel_unshuffle"), default="wan_vae", help="wan only")
+    p.add_argument("--codec", choices=("wan_vae", "pixel_unshuffle"), help="wan only (default wan_vae)")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("pretrain-base", help="pretrain the tiny generator on synthetic clips (mixed-quality profiles)")
@@ -128,11 +128,13 @@ def cmd_build_tiny(args: argparse.Namespace) -> dict:
     from alignment.generator import build_tiny_generator
     from alignment.tiny_families import build_tiny_cogvideox_generator, build_tiny_ltx_generator
 
+    if args.codec is not None and args.family != "wan":
+        raise CliError(f"--codec is for the wan family only; {args.family} uses its own VAE")
     if args.family == "ltx":
         return {"model": str(build_tiny_ltx_generator(args.out, seed=args.seed))}
     if args.family == "cogvideox":
         return {"model": str(build_tiny_cogvideox_generator(args.out, seed=args.seed))}
-    return {"model": str(build_tiny_generator(args.out, seed=args.seed, codec=args.codec))}
+    return {"model": str(build_tiny_generator(args.out, seed=args.seed, codec=args.codec or "wan_vae"))}
 
 
 def cmd_pretrain_base(args: argparse.Namespace) -> dict:

@@ -151,3 +151,10 @@ def test_generate_reads_a_prompts_file_as_the_suites_are_read(tiny_model_dir, tm
     assert code == 0, err
     manifest = json.loads((tmp_path / "gen" / "samples.json").read_text())
     assert [m["prompt"] for m in manifest] == ["a red square", "a blue circle"]
+
+
+@pytest.mark.parametrize("family", ["ltx", "cogvideox"])
+def test_build_tiny_refuses_a_codec_for_a_non_wan_family(family, tmp_path, capsys):
+    code, _, err = _run(["build-tiny", "--family", family, "--codec", "pixel_unshuffle", "--out", tmp_path / "m"],
+                        capsys)
+    assert code == 2 and f"--codec is for the wan family only; {family}" in err and not (tmp_path / "m").exists()

@@ -31,7 +31,6 @@ from alignment.families import FLOW_MATCHING, Family, family_for_pipeline
 logger = logging.getLogger(__name__)
 
 GENERATOR_META = "generator.json"
-DEFAULT_MAX_SEQUENCE_LENGTH = 512  # WanPipeline's default
 
 # Words the tiny tokenizer is trained on; any other text still tokenises (byte-level BPE).
 _TOKENIZER_CORPUS = [

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -434,6 +435,7 @@ class _EarlyStopping:
     def __init__(self, patience: int, best_dir: Path) -> None:
         self.patience, self.best_dir = patience, best_dir
         self.best: float | None = None
+        self.best_step: int | None = None
         self.since_best = 0
         self.stop = False
 
@@ -446,11 +448,23 @@ class _EarlyStopping:
         for entry in history:
             if "heldout_implicit_accuracy" in entry:
                 self._record(entry["heldout_implicit_accuracy"], int(entry["step"]))
+        saved = self.best_dir / "best.json"
+        saved_step = json.loads(saved.read_text())["step"] if saved.is_file() else None
+        if saved_step != self.best_step:
+            # The best LoRA on disk is not the replayed best: a crashed run saved a new best after its last
+            # checkpoint (overwriting the replayed one), or died while saving it. Its step is gone from the history
+            # the resumed run keeps, so drop it and let the next evaluation set a best whose LoRA is on disk,
+            # rather than report one step's accuracy with another step's weights.
+            logger.warning("resume: best LoRA on disk (step %s) is not the replayed best (step %s); dropped",
+                           saved_step, self.best_step)
+            shutil.rmtree(self.best_dir, ignore_errors=True)
+            self.best = self.best_step = None
+            self.since_best = 0
 
     def _record(self, accuracy: float, step: int) -> bool:
         """Count one evaluation; True when it is a new best."""
         if self.best is None or accuracy > self.best:
-            self.best, self.since_best = accuracy, 0
+            self.best, self.best_step, self.since_best = accuracy, step, 0
             return True
         self.since_best += 1
         if self.patience and self.since_best >= self.patience:

@@ -321,3 +321,25 @@ def test_resume_mid_patience_stops_where_the_uninterrupted_run_stops(tiny_model_
     assert resumed.steps == straight.steps
     assert [h["step"] for h in resumed.history] == [h["step"] for h in straight.history]
     assert resumed.best_heldout_accuracy == straight.best_heldout_accuracy
+
+
+def test_a_best_lora_saved_after_the_last_checkpoint_is_not_reported_after_resume(tiny_model_dir, tmp_path):
+    # A crashed run can save a new best LoRA after its last checkpoint; the resumed run replays the history only up
+    # to the checkpoint, so that LoRA belongs to no evaluation it keeps. Simulated by re-labelling the best's step.
+    gen = load_generator(tiny_model_dir)
+    config = _config(max_steps=8, eval_every=2, early_stopping_patience=0, learning_rate=5e-2, checkpoint_every=2)
+    data = _pair_data(gen, seed=0)
+    out = tmp_path / "run"
+    train(config, data, gen, out, heldout=data)
+    best_json = out / "best_lora" / "best.json"
+    record = json.loads(best_json.read_text())
+    best_json.write_text(json.dumps({**record, "step": 999}))  # not a step of the history
+    gen = load_generator(tiny_model_dir)  # a fresh process would load the model anew
+    data = _pair_data(gen, seed=0)
+    resumed = train(_config(max_steps=12, eval_every=2, early_stopping_patience=0, learning_rate=5e-2,
+                            checkpoint_every=2), data, gen, out, resume=True, heldout=data)
+    # the reported best is an evaluation of the resumed run, and its LoRA on disk is that evaluation's
+    saved = json.loads(best_json.read_text())
+    assert saved["step"] > 8
+    by_step = {h["step"]: h["heldout_implicit_accuracy"] for h in resumed.history if "heldout_implicit_accuracy" in h}
+    assert resumed.best_heldout_accuracy == by_step[saved["step"]] == saved["heldout_implicit_accuracy"]

@@ -13,8 +13,10 @@ BETA_SCHEDULES = ("constant", "one_minus_t_squared")
 
 METHODS = ("flow-dpo", "flow-rwr", "sft", "diffusion-dpo")
 # which kind of model each method trains (alignment.families: a family's `objective`)
-METHOD_OBJECTIVES = {"flow-dpo": "flow_matching", "flow-rwr": "flow_matching", "sft": "flow_matching",
-                     "diffusion-dpo": "diffusion"}
+# (defined here, beside the methods, so that the config needs no diffusers import; alignment.families uses them)
+FLOW_MATCHING, DIFFUSION = "flow_matching", "diffusion"
+METHOD_OBJECTIVES = {"flow-dpo": FLOW_MATCHING, "flow-rwr": FLOW_MATCHING, "sft": FLOW_MATCHING,
+                     "diffusion-dpo": DIFFUSION}
 PRECISIONS = ("no", "bf16", "fp16")
 
 

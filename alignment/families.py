@@ -37,7 +37,7 @@ from diffusers import (
 )
 from diffusers.pipelines.ltx.pipeline_ltx import calculate_shift
 
-FLOW_MATCHING, DIFFUSION = "flow_matching", "diffusion"
+from alignment.config import DIFFUSION, FLOW_MATCHING
 
 
 class Denoiser(torch.nn.Module):

@@ -26,7 +26,8 @@ from alignment.codec import (
     check_codec_spec,
     codec_from_spec,
 )
-from alignment.families import FLOW_MATCHING, Family, family_for_pipeline
+from alignment.config import FLOW_MATCHING
+from alignment.families import Family, family_for_pipeline
 
 logger = logging.getLogger(__name__)
 

@@ -124,6 +124,12 @@ def diffusion_target(
     return DIFFUSION_TARGETS[prediction_type](x0, noise, a)
 
 
+def frame_error(pred: torch.Tensor, target: torch.Tensor, skip_first_frames: int = 0) -> torch.Tensor:
+    """`per_sample_mse` over the latent frames after the first `skip_first_frames` ([B, C, F, H, W]): conditioning
+    frames are given, not generated, so they carry no preference."""
+    return per_sample_mse(pred[:, :, skip_first_frames:], target[:, :, skip_first_frames:])
+
+
 def diffusion_dpo_loss(
     model_pred: torch.Tensor,
     ref_pred: torch.Tensor,
@@ -136,10 +142,8 @@ def diffusion_dpo_loss(
     `skip_first_frames` drops conditioning frames from the error (HuViDPO excludes the first frame of its
     first-frame-conditioned model).
     """
-    if skip_first_frames:
-        model_pred, ref_pred, target = (t[:, :, skip_first_frames:] for t in (model_pred, ref_pred, target))
-    model_err_w, model_err_l = split_pair(per_sample_mse(model_pred, target))
-    ref_err_w, ref_err_l = split_pair(per_sample_mse(ref_pred, target))
+    model_err_w, model_err_l = split_pair(frame_error(model_pred, target, skip_first_frames))
+    ref_err_w, ref_err_l = split_pair(frame_error(ref_pred, target, skip_first_frames))
     return dpo_loss_from_errors(model_err_w, model_err_l, ref_err_w, ref_err_l, torch.full_like(model_err_w, beta))
 
 

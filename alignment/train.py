@@ -45,6 +45,7 @@ from alignment.losses import (
     dpo_loss_from_errors,
     flow_dpo_loss,
     flow_rwr_loss,
+    frame_error,
     sft_loss,
     split_pair,
 )
@@ -97,7 +98,8 @@ def diffusion_noisy_pair_batch(
     """[winners; losers] DDPM-noised with ONE ε and ONE integer timestep t ~ U{0..T−1} per pair (Diffusion-DPO).
 
     x_t = √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε with the model scheduler's ᾱ; the target is ε or v by the model's prediction
-    type; `sigma` holds √(1 − ᾱ_t), the noise share, per pair (only logged: Diffusion-DPO's β is constant).
+    type; `sigma` holds √(1 − ᾱ_t), the noise share, per pair (read only by a β schedule, and Diffusion-DPO's
+    is constant).
     """
     noise = torch.randn(latents_w.shape, generator=generator).to(latents_w)
     t = torch.randint(0, len(schedule.alphas_cumprod), (latents_w.shape[0],), generator=generator)
@@ -220,10 +222,9 @@ def heldout_metrics(
         for _ in range(config.heldout_draws):
             noisy = noisy_pairs(transformer, batch, generator, config)
             skip = config.skip_first_frames  # Diffusion-DPO's conditioning frames; 0 otherwise
-            target = noisy.target[:, :, skip:]
-            model_err = per_sample_mse(_predict(transformer, noisy, embeds)[:, :, skip:], target)
+            model_err = frame_error(_predict(transformer, noisy, embeds), noisy.target, skip)
             with adapter_disabled(transformer):
-                ref_err = per_sample_mse(_predict(transformer, noisy, embeds)[:, :, skip:], target)
+                ref_err = frame_error(_predict(transformer, noisy, embeds), noisy.target, skip)
             errs = torch.stack([*split_pair(model_err), *split_pair(ref_err)])
             beta = BETA_SCHEDULES[config.beta_schedule](config.beta, noisy.sigma.to(errs))
             total = errs if total is None else total + errs

@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np  # noqa: E402
 
+from rewards.plots import split_tie_decided  # noqa: E402 - one tie/decided split for both |Δr| figures
+
 DIMS: tuple[str, ...] = ("VQ", "MQ", "TA", "Overall")
 
 
@@ -69,12 +71,11 @@ def tie_margin_plot(margins: Mapping[str, np.ndarray], labels: np.ndarray, aucs:
     """Fig. 4: |Δr| (normalised) of human-tied vs decided pairs, one panel per model."""
     fig, axes = plt.subplots(1, len(margins), figsize=(4.5 * len(margins), 3.6), squeeze=False)
     for ax, (name, m) in zip(axes[0], margins.items(), strict=True):
-        m = np.abs(np.asarray(m))
-        keep = ~np.isnan(labels)
-        bins = np.linspace(0, float(np.quantile(m[keep], 0.99)) + 1e-6, 25)
-        ax.hist(m[keep & (labels != 0)], bins=bins, density=True, alpha=0.6, label="decided pairs")
-        if (keep & (labels == 0)).any():
-            ax.hist(m[keep & (labels == 0)], bins=bins, density=True, alpha=0.6, label="tied pairs")
+        tie, decided = split_tie_decided(m, labels)
+        bins = np.linspace(0, float(np.quantile(np.concatenate([decided, tie]), 0.99)) + 1e-6, 25)
+        ax.hist(decided, bins=bins, density=True, alpha=0.6, label="decided pairs")
+        if tie.size:
+            ax.hist(tie, bins=bins, density=True, alpha=0.6, label="tied pairs")
         ax.set(title=f"{name}: AUC of |Δr| = {aucs[name]:.3f}", xlabel="|r_A − r_B| (normalised, Overall)",
                ylabel="density")
         ax.legend(fontsize=7)

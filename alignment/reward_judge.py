@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-DIMENSIONS = ("VQ", "MQ", "TA")
+from rewards.config import DIMENSIONS  # the reward model's scored dimensions
+
 MIN_TIE_MARGIN = 0.01
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-DIMENSIONS: tuple[str, ...] = ("VQ", "MQ", "TA")  # the dimensions a project's checklist can have
+from rewards.config import DIMENSIONS  # the dimensions a project's checklist can have
+
 SIDES: tuple[str, ...] = ("A", "B")
 LABELS: dict[str, float] = {"A": 1.0, "B": -1.0, "same": 0.0}
 
